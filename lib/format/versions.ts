@@ -1,0 +1,146 @@
+import { PgRewindError } from '../errors'
+
+/**
+ * Every per-major-version fact of PostgreSQL 13–18 lives in this one table.
+ * Supporting PostgreSQL 19 should be one new row (plus any new field), not a hunt
+ * through the code for `if (major >= …)`.
+ *
+ * Sources: ../shared/reference/pg-formats.md §1 (verified on real data of all six).
+ */
+
+export type Major = 13 | 14 | 15 | 16 | 17 | 18
+
+/** Meaning of the bits of bimg_info in a block image header. */
+export interface BimgBits {
+  hasHole: number
+  apply: number
+  /** bit → compression method; an image is compressed when any of these is set */
+  compression: ReadonlyArray<{ bit: number, method: 'pglz' | 'lz4' | 'zstd' }>
+}
+
+export interface DbaseInfo {
+  /** whole-directory copy (13/14 CREATE, 15+ CREATE_FILE_COPY) */
+  createFileCopy: number
+  /** 15+: WAL-logged strategy; files follow as FPI records */
+  createWalLog: number | null
+  drop: number
+}
+
+export interface VersionInfo {
+  major: Major
+  walPageMagic: number
+  pgControlVersion: number
+  catalogVersion: number
+  /** offset of the crc field in pg_control (CRC covers [0, crcOffset)) */
+  controlCrcOffset: number
+  /** 18+: default_char_signedness byte at 256, nonce shifted by one */
+  controlHasCharSignedness: boolean
+  /** 17+: CheckPoint.wal_level at +20 (was padding) */
+  checkpointHasWalLevel: boolean
+  bimg: BimgBits
+  /** XLR_BLOCK_ID_TOPLEVEL_XID (252) may occur */
+  hasToplevelXidBlock: boolean
+  /** rmgr ids 128..255 are accepted as custom resource managers */
+  customRmgrs: boolean
+  dbase: DbaseInfo
+  /** XLOG CHECKPOINT_REDO (0xE0) exists */
+  hasCheckpointRedo: boolean
+  endOfRecoverySize: number
+  /** a hot standby may be a --source-server */
+  standbySourceAllowed: boolean
+  /** pg_rewind sets transaction_timeout = 0 on the source session */
+  hasTransactionTimeout: boolean
+}
+
+const OLD_BIMG: BimgBits = { hasHole: 0x01, apply: 0x04, compression: [{ bit: 0x02, method: 'pglz' }] }
+const NEW_BIMG: BimgBits = {
+  hasHole: 0x01,
+  apply: 0x02,
+  compression: [{ bit: 0x04, method: 'pglz' }, { bit: 0x08, method: 'lz4' }, { bit: 0x10, method: 'zstd' }]
+}
+const OLD_DBASE: DbaseInfo = { createFileCopy: 0x00, createWalLog: null, drop: 0x10 }
+const NEW_DBASE: DbaseInfo = { createFileCopy: 0x00, createWalLog: 0x10, drop: 0x20 }
+
+export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
+  13: {
+    major: 13, walPageMagic: 0xD106, pgControlVersion: 1300, catalogVersion: 202007201,
+    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
+    bimg: OLD_BIMG, hasToplevelXidBlock: false, customRmgrs: false, dbase: OLD_DBASE,
+    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
+  },
+  14: {
+    major: 14, walPageMagic: 0xD10D, pgControlVersion: 1300, catalogVersion: 202107181,
+    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
+    bimg: OLD_BIMG, hasToplevelXidBlock: true, customRmgrs: false, dbase: OLD_DBASE,
+    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+  },
+  15: {
+    major: 15, walPageMagic: 0xD110, pgControlVersion: 1300, catalogVersion: 202209061,
+    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
+    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
+    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+  },
+  16: {
+    major: 16, walPageMagic: 0xD113, pgControlVersion: 1300, catalogVersion: 202307071,
+    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
+    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
+    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+  },
+  17: {
+    major: 17, walPageMagic: 0xD116, pgControlVersion: 1700, catalogVersion: 202406281,
+    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: true,
+    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
+    hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+  },
+  18: {
+    major: 18, walPageMagic: 0xD118, pgControlVersion: 1800, catalogVersion: 202506291,
+    controlCrcOffset: 292, controlHasCharSignedness: true, checkpointHasWalLevel: true,
+    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
+    hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+  }
+}
+
+export const SUPPORTED_MAJORS: readonly Major[] = [13, 14, 15, 16, 17, 18]
+
+export function isSupportedMajor (n: number): n is Major {
+  return (SUPPORTED_MAJORS as readonly number[]).includes(n)
+}
+
+export function versionInfo (major: number): VersionInfo {
+  if (!isSupportedMajor(major)) {
+    throw new PgRewindError('UNSUPPORTED_VERSION', `PostgreSQL ${major} is not supported`, {
+      hint: `Supported major versions: ${SUPPORTED_MAJORS.join(', ')}.`
+    })
+  }
+  return VERSIONS[major]
+}
+
+/** Identify the major from the catalog version stored in pg_control. */
+export function majorFromCatalogVersion (catalogVersion: number): Major | null {
+  for (const m of SUPPORTED_MAJORS) if (VERSIONS[m].catalogVersion === catalogVersion) return m
+  return null
+}
+
+export function majorFromWalMagic (magic: number): Major | null {
+  for (const m of SUPPORTED_MAJORS) if (VERSIONS[m].walPageMagic === magic) return m
+  return null
+}
+
+/** Parse the text of a PG_VERSION file ("15\n"). */
+export function parsePgVersionFile (text: string): number {
+  const m = /^(\d+)\s*$/.exec(text)
+  if (m === null) throw new PgRewindError('UNSUPPORTED_VERSION', `invalid PG_VERSION contents "${text.trim()}"`)
+  return Number(m[1])
+}
+
+/** `PG_<major>_<catversion>`: the per-version directory inside a tablespace. */
+export function tablespaceVersionDir (v: VersionInfo): string {
+  return `PG_${v.major}_${v.catalogVersion}`
+}
+
+/** Constants identical in 13–18. */
+export const XLOG_BLCKSZ = 8192
+export const BLCKSZ = 8192
+export const RELSEG_SIZE = 131072
+export const PG_CONTROL_FILE_SIZE = 8192
+export const MAX_BUILTIN_RMID = 21
