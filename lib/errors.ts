@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'HISTORY_SYNTAX'
   | 'HISTORY_INVALID'
   | 'WAL_MISSING'
+  | 'WAL_READ'
   | 'WAL_INVALID_PAGE'
   | 'WAL_INVALID_RECORD'
   | 'WAL_CRC'

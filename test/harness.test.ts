@@ -2,8 +2,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { setupPair, diverge, compareContents, rejoinAndCompare } from './harness/scenario'
-import { Cluster } from './harness/cluster'
+import { setupPair, diverge, compareContents, rejoinAndCompare } from './harness'
+import { Cluster } from './harness'
 
 /** DBState at offset 16 of pg_control (same in 13–18). */
 function controlState (dataDir: string): number {

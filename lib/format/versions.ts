@@ -45,6 +45,8 @@ export interface VersionInfo {
   dbase: DbaseInfo
   /** XLOG CHECKPOINT_REDO (0xE0) exists */
   hasCheckpointRedo: boolean
+  /** XACT INVALIDATIONS (0x60) exists */
+  hasXactInvalidations: boolean
   endOfRecoverySize: number
   /** a hot standby may be a --source-server */
   standbySourceAllowed: boolean
@@ -66,37 +68,37 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     major: 13, walPageMagic: 0xD106, pgControlVersion: 1300, catalogVersion: 202007201,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: OLD_BIMG, hasToplevelXidBlock: false, customRmgrs: false, dbase: OLD_DBASE,
-    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
+    hasXactInvalidations: false, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
   },
   14: {
     major: 14, walPageMagic: 0xD10D, pgControlVersion: 1300, catalogVersion: 202107181,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: OLD_BIMG, hasToplevelXidBlock: true, customRmgrs: false, dbase: OLD_DBASE,
-    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   15: {
     major: 15, walPageMagic: 0xD110, pgControlVersion: 1300, catalogVersion: 202209061,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   16: {
     major: 16, walPageMagic: 0xD113, pgControlVersion: 1300, catalogVersion: 202307071,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   17: {
     major: 17, walPageMagic: 0xD116, pgControlVersion: 1700, catalogVersion: 202406281,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: true,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
   },
   18: {
     major: 18, walPageMagic: 0xD118, pgControlVersion: 1800, catalogVersion: 202506291,
     controlCrcOffset: 292, controlHasCharSignedness: true, checkpointHasWalLevel: true,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
   }
 }
 
@@ -134,7 +136,7 @@ export function parsePgVersionFile (text: string): number {
 }
 
 /** `PG_<major>_<catversion>`: the per-version directory inside a tablespace. */
-export function tablespaceVersionDir (v: VersionInfo): string {
+export function tablespaceVersionDir (v: Pick<VersionInfo, 'major' | 'catalogVersion'>): string {
   return `PG_${v.major}_${v.catalogVersion}`
 }
 

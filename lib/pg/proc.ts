@@ -2,7 +2,7 @@ import { spawn, spawnSync, SpawnOptions } from 'node:child_process'
 import { chownSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { childEnv, spawnIdentity, unprivilegedUser } from '../../lib/pg/runas'
+import { childEnv, spawnIdentity, unprivilegedUser } from './runas'
 
 export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 

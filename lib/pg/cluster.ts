@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, sy
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Client } from 'pg'
-import { findBinDir, BinSource } from '../../lib/pg/bindir'
+import { findBinDir, BinSource } from './bindir'
 import { chownToRunner, makeDir, makeTempRoot, removeTree, run, runOk, runSync } from './proc'
 
 /**
@@ -233,6 +233,14 @@ export class Cluster {
     if (opts.slot === true) await this.query(`SELECT pg_create_physical_replication_slot('${name}')`)
     await s.start()
     return s
+  }
+
+  /**
+   * A rewind copies the source's configuration files: put this node's own port and
+   * socket directory back before starting it (as an operator's config management would).
+   */
+  reassertLocalConf (): void {
+    this.appendConf({ port: this.port, unix_socket_directories: this.socketDir })
   }
 
   /** Configure this (stopped) data dir to stream from `primary` on its next start. */

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { asPgRewindError } from '../errors'
+import { drillCommand } from '../drill/drill'
+import { printError } from './output'
+import { REWIND_HELP, rewindCommand } from './rewindCommand'
+
+const VERSION = '0.1.0'
+
+async function main (argv: string[]): Promise<number> {
+  // like pg_rewind, --help and --version count only as the first argument
+  if (argv[0] === '--help' || argv[0] === '-?') { process.stdout.write(REWIND_HELP); return 0 }
+  if (argv[0] === '--version' || argv[0] === '-V') { process.stdout.write(`pgrewind (PostgreSQL 13-18) ${VERSION}\n`); return 0 }
+  switch (argv[0]) {
+    case 'drill': return await drillCommand(argv.slice(1), process.argv[1])
+    default: return await rewindCommand(argv)
+  }
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, (e: unknown) => {
+  printError(asPgRewindError(e))
+  process.exitCode = 1
+})

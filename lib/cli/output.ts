@@ -1,0 +1,47 @@
+import { basename } from 'node:path'
+import { PgRewindError } from '../errors'
+import { Logger, Progress } from '../steps/types'
+
+/** Messages go to stderr as `<prog>: …`, like pg_rewind's (HA tools parse them). */
+export const PROG = (() => {
+  const b = basename(process.argv[1] ?? 'pgrewind').replace(/\.js$/, '')
+  return b === 'pg_rewind' ? 'pg_rewind' : 'pgrewind'
+})()
+
+export function stderrLogger (debug: boolean, write: (s: string) => void = s => process.stderr.write(s)): Logger {
+  return {
+    info: (m: string) => write(`${PROG}: ${m}\n`),
+    warn: (m: string) => write(`${PROG}: warning: ${m}\n`),
+    debug: (m: string) => { if (debug) write(`${PROG}: debug: ${m}\n`) }
+  }
+}
+
+export function printError (e: PgRewindError, write: (s: string) => void = s => process.stderr.write(s)): void {
+  write(`${PROG}: error: ${e.message}\n`)
+  if (e.detail !== undefined) write(`${PROG}: detail: ${e.detail}\n`)
+  if (e.hint !== undefined) write(`${PROG}: hint: ${e.hint}\n`)
+}
+
+/**
+ * pg_rewind's `-P` meter: "<done>/<total> kB (<pct>%) copied", at most once a
+ * second, redrawn in place on a terminal, one line each otherwise.
+ */
+export class ProgressMeter {
+  private last = 0
+  private readonly tty = process.stderr.isTTY === true
+
+  constructor (private readonly write: (s: string) => void = s => process.stderr.write(s)) {}
+
+  update (p: Progress, final = false): void {
+    if (p.phase !== 'applyPlan') return
+    const now = Date.now()
+    if (!final && now - this.last < 1000) return
+    this.last = now
+    const total = Math.max(p.total, p.done)
+    const doneKb = Math.floor(p.done / 1024)
+    const totalKb = Math.floor(total / 1024)
+    const pct = total > 0 ? Math.min(100, Math.floor(p.done * 100 / total)) : 100
+    const line = `${String(doneKb).padStart(String(totalKb).length)}/${totalKb} kB (${pct}%) copied`
+    this.write(`${line}${this.tty && !final ? '\r' : '\n'}`)
+  }
+}

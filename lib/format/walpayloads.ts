@@ -1,0 +1,367 @@
+import { PgRewindError } from '../errors'
+import { formatLsn, type Lsn } from './lsn'
+import { XLR_RMGR_INFO_MASK, XLR_SPECIAL_REL_UPDATE, type WalRecord } from './walrecord'
+import { MAX_BUILTIN_RMID, type VersionInfo } from './versions'
+
+/**
+ * Decoders for the record payloads pg_rewind cares about, PostgreSQL 13–18
+ * (../shared/reference/pg-formats.md §2.9–2.11), and pg_rewind's classification of
+ * records that change relation files outside block references (extractPageInfo).
+ * Per-version codes come from versions.ts.
+ */
+
+// ── resource managers ─────────────────────────────────────────────────────────────
+
+export const RM_XLOG_ID = 0
+export const RM_XACT_ID = 1
+export const RM_SMGR_ID = 2
+export const RM_CLOG_ID = 3
+export const RM_DBASE_ID = 4
+export const RM_TBLSPC_ID = 5
+export const RM_MULTIXACT_ID = 6
+export const RM_RELMAP_ID = 7
+export const RM_STANDBY_ID = 8
+export const RM_HEAP2_ID = 9
+export const RM_HEAP_ID = 10
+export const RM_BTREE_ID = 11
+export const RM_HASH_ID = 12
+export const RM_GIN_ID = 13
+export const RM_GIST_ID = 14
+export const RM_SEQ_ID = 15
+export const RM_SPGIST_ID = 16
+export const RM_BRIN_ID = 17
+export const RM_COMMIT_TS_ID = 18
+export const RM_REPLORIGIN_ID = 19
+export const RM_GENERIC_ID = 20
+export const RM_LOGICALMSG_ID = 21
+
+/** Names as pg_waldump / pg_rewind print them (rmgrlist.h), ids 0..21 in all of 13–18. */
+export const RMGR_NAMES: readonly string[] = [
+  'XLOG', 'Transaction', 'Storage', 'CLOG', 'Database', 'Tablespace', 'MultiXact', 'RelMap',
+  'Standby', 'Heap2', 'Heap', 'Btree', 'Hash', 'Gin', 'Gist', 'Sequence', 'SPGist', 'BRIN',
+  'CommitTs', 'ReplicationOrigin', 'Generic', 'LogicalMessage'
+]
+
+/** Name of a resource manager id: built-in name, "custom" for 128..255 where allowed (15+), else "unknown(N)". */
+export function rmgrName (rmid: number, vi: VersionInfo): string {
+  if (rmid <= MAX_BUILTIN_RMID) return RMGR_NAMES[rmid]
+  if (vi.customRmgrs && rmid >= 128 && rmid <= 255) return 'custom'
+  return `unknown(${rmid})`
+}
+
+// ── XLOG (rmid 0) ─────────────────────────────────────────────────────────────────
+
+export const XLOG_CHECKPOINT_SHUTDOWN = 0x00
+export const XLOG_CHECKPOINT_ONLINE = 0x10
+export const XLOG_NOOP = 0x20
+export const XLOG_NEXTOID = 0x30
+export const XLOG_SWITCH = 0x40
+export const XLOG_BACKUP_END = 0x50
+export const XLOG_PARAMETER_CHANGE = 0x60
+export const XLOG_RESTORE_POINT = 0x70
+export const XLOG_FPW_CHANGE = 0x80
+export const XLOG_END_OF_RECOVERY = 0x90
+export const XLOG_FPI_FOR_HINT = 0xA0
+export const XLOG_FPI = 0xB0
+export const XLOG_OVERWRITE_CONTRECORD = 0xD0
+/** 17+ only (versions.ts hasCheckpointRedo) */
+export const XLOG_CHECKPOINT_REDO = 0xE0
+
+/** Minimal view of a record used by the classifiers (a WalRecord fits). */
+export interface RecordKey {
+  rmid: number
+  info: number
+}
+
+export function isSwitchRecord (r: RecordKey): boolean {
+  return r.rmid === RM_XLOG_ID && (r.info & XLR_RMGR_INFO_MASK) === XLOG_SWITCH
+}
+
+/** CHECKPOINT_SHUTDOWN or CHECKPOINT_ONLINE (what findLastCheckpoint looks for). */
+export function isCheckpointRecord (r: RecordKey): boolean {
+  if (r.rmid !== RM_XLOG_ID) return false
+  const i = r.info & XLR_RMGR_INFO_MASK
+  return i === XLOG_CHECKPOINT_SHUTDOWN || i === XLOG_CHECKPOINT_ONLINE
+}
+
+export function isEndOfRecoveryRecord (r: RecordKey): boolean {
+  return r.rmid === RM_XLOG_ID && (r.info & XLR_RMGR_INFO_MASK) === XLOG_END_OF_RECOVERY
+}
+
+/** CheckPoint struct (88 bytes in 13–18), main data of CHECKPOINT_SHUTDOWN/ONLINE and pg_control's checkPointCopy. */
+export interface CheckPoint {
+  redo: Lsn
+  thisTimeLineId: number
+  prevTimeLineId: number
+  fullPageWrites: boolean
+  /** 17+; null where the field is padding */
+  walLevel: number | null
+  /** FullTransactionId (epoch << 32 | xid) */
+  nextXid: bigint
+  nextOid: number
+  nextMulti: number
+  nextMultiOffset: number
+  oldestXid: number
+  oldestXidDb: number
+  oldestMulti: number
+  oldestMultiDb: number
+  /** Unix seconds */
+  time: bigint
+  oldestCommitTsXid: number
+  newestCommitTsXid: number
+  oldestActiveXid: number
+}
+
+export const SIZE_OF_CHECKPOINT = 88
+
+/** Decode a CheckPoint struct at buf[off..] (also usable on pg_control at offset 40). */
+export function decodeCheckPointStruct (buf: Buffer, off: number, vi: VersionInfo): CheckPoint {
+  return {
+    redo: buf.readBigUInt64LE(off),
+    thisTimeLineId: buf.readUInt32LE(off + 8),
+    prevTimeLineId: buf.readUInt32LE(off + 12),
+    fullPageWrites: buf[off + 16] !== 0,
+    walLevel: vi.checkpointHasWalLevel ? buf.readInt32LE(off + 20) : null,
+    nextXid: buf.readBigUInt64LE(off + 24),
+    nextOid: buf.readUInt32LE(off + 32),
+    nextMulti: buf.readUInt32LE(off + 36),
+    nextMultiOffset: buf.readUInt32LE(off + 40),
+    oldestXid: buf.readUInt32LE(off + 44),
+    oldestXidDb: buf.readUInt32LE(off + 48),
+    oldestMulti: buf.readUInt32LE(off + 52),
+    oldestMultiDb: buf.readUInt32LE(off + 56),
+    time: buf.readBigInt64LE(off + 64),
+    oldestCommitTsXid: buf.readUInt32LE(off + 72),
+    newestCommitTsXid: buf.readUInt32LE(off + 76),
+    oldestActiveXid: buf.readUInt32LE(off + 80)
+  }
+}
+
+function payloadError (rec: WalRecord, what: string, got: number, expected: string): PgRewindError {
+  const at = formatLsn(rec.lsn)
+  return new PgRewindError('WAL_INVALID_RECORD', `invalid ${what} record at ${at}: main data is ${got} bytes, expected ${expected}`,
+    { data: { lsn: at, reason: 'bad-payload' } })
+}
+
+function requireKind (rec: WalRecord, ok: boolean, what: string): void {
+  if (!ok) {
+    const at = formatLsn(rec.lsn)
+    throw new PgRewindError('INTERNAL', `record at ${at} is not a ${what} record (rmid ${rec.rmid}, info ${hex2(rec.info)})`, { data: { lsn: at } })
+  }
+}
+
+/** Checkpoint record main data. */
+export function decodeCheckpointRecord (rec: WalRecord, vi: VersionInfo): CheckPoint {
+  requireKind(rec, isCheckpointRecord(rec), 'checkpoint')
+  if (rec.mainDataLength < SIZE_OF_CHECKPOINT) throw payloadError(rec, 'checkpoint', rec.mainDataLength, `${SIZE_OF_CHECKPOINT}`)
+  return decodeCheckPointStruct(rec.buf, rec.mainDataOffset, vi)
+}
+
+export interface EndOfRecovery {
+  /** TimestampTz: microseconds since 2000-01-01 */
+  endTime: bigint
+  thisTimeLineId: number
+  prevTimeLineId: number
+  /** 17+ */
+  walLevel: number | null
+}
+
+export function decodeEndOfRecovery (rec: WalRecord, vi: VersionInfo): EndOfRecovery {
+  requireKind(rec, isEndOfRecoveryRecord(rec), 'end-of-recovery')
+  if (rec.mainDataLength < vi.endOfRecoverySize) throw payloadError(rec, 'end-of-recovery', rec.mainDataLength, `${vi.endOfRecoverySize}`)
+  const b = rec.buf
+  const o = rec.mainDataOffset
+  return {
+    endTime: b.readBigInt64LE(o),
+    thisTimeLineId: b.readUInt32LE(o + 8),
+    prevTimeLineId: b.readUInt32LE(o + 12),
+    walLevel: vi.endOfRecoverySize >= 20 ? b.readInt32LE(o + 16) : null
+  }
+}
+
+export interface OverwriteContrecord {
+  overwrittenLsn: Lsn
+  /** TimestampTz */
+  overwriteTime: bigint
+}
+
+export function decodeOverwriteContrecord (rec: WalRecord): OverwriteContrecord {
+  requireKind(rec, rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_OVERWRITE_CONTRECORD, 'overwrite-contrecord')
+  if (rec.mainDataLength < 16) throw payloadError(rec, 'overwrite-contrecord', rec.mainDataLength, '16')
+  return { overwrittenLsn: rec.buf.readBigUInt64LE(rec.mainDataOffset), overwriteTime: rec.buf.readBigInt64LE(rec.mainDataOffset + 8) }
+}
+
+// ── SMGR (rmid 2) ─────────────────────────────────────────────────────────────────
+
+export const XLOG_SMGR_CREATE = 0x10
+export const XLOG_SMGR_TRUNCATE = 0x20
+export const SMGR_TRUNCATE_HEAP = 0x0001
+export const SMGR_TRUNCATE_VM = 0x0002
+export const SMGR_TRUNCATE_FSM = 0x0004
+
+export interface RelFileLocator {
+  spcOid: number
+  dbOid: number
+  relNumber: number
+}
+
+function readRel (b: Buffer, o: number): RelFileLocator {
+  return { spcOid: b.readUInt32LE(o), dbOid: b.readUInt32LE(o + 4), relNumber: b.readUInt32LE(o + 8) }
+}
+
+export interface SmgrCreate { rel: RelFileLocator, forkNumber: number }
+export interface SmgrTruncate { blkno: number, rel: RelFileLocator, flags: number }
+
+export function decodeSmgrCreate (rec: WalRecord): SmgrCreate {
+  requireKind(rec, rec.rmid === RM_SMGR_ID && rec.rmgrInfo === XLOG_SMGR_CREATE, 'SMGR CREATE')
+  if (rec.mainDataLength < 16) throw payloadError(rec, 'SMGR CREATE', rec.mainDataLength, '16')
+  return { rel: readRel(rec.buf, rec.mainDataOffset), forkNumber: rec.buf.readInt32LE(rec.mainDataOffset + 12) }
+}
+
+export function decodeSmgrTruncate (rec: WalRecord): SmgrTruncate {
+  requireKind(rec, rec.rmid === RM_SMGR_ID && rec.rmgrInfo === XLOG_SMGR_TRUNCATE, 'SMGR TRUNCATE')
+  if (rec.mainDataLength < 20) throw payloadError(rec, 'SMGR TRUNCATE', rec.mainDataLength, '20')
+  const o = rec.mainDataOffset
+  return { blkno: rec.buf.readUInt32LE(o), rel: readRel(rec.buf, o + 4), flags: rec.buf.readInt32LE(o + 16) }
+}
+
+// ── DBASE (rmid 4), info codes per version ───────────────────────────────────────
+
+export type DbaseKind = 'create-file-copy' | 'create-wal-log' | 'drop'
+
+export function dbaseKind (r: RecordKey, vi: VersionInfo): DbaseKind | null {
+  if (r.rmid !== RM_DBASE_ID) return null
+  const i = r.info & XLR_RMGR_INFO_MASK
+  if (i === vi.dbase.createFileCopy) return 'create-file-copy'
+  if (vi.dbase.createWalLog !== null && i === vi.dbase.createWalLog) return 'create-wal-log'
+  if (i === vi.dbase.drop) return 'drop'
+  return null
+}
+
+export interface DbaseCreateFileCopy { dbId: number, tablespaceId: number, srcDbId: number, srcTablespaceId: number }
+export interface DbaseCreateWalLog { dbId: number, tablespaceId: number }
+export interface DbaseDrop { dbId: number, tablespaceIds: number[] }
+
+export function decodeDbaseCreateFileCopy (rec: WalRecord, vi: VersionInfo): DbaseCreateFileCopy {
+  requireKind(rec, dbaseKind(rec, vi) === 'create-file-copy', 'DBASE CREATE (file copy)')
+  if (rec.mainDataLength < 16) throw payloadError(rec, 'DBASE CREATE', rec.mainDataLength, '16')
+  const b = rec.buf
+  const o = rec.mainDataOffset
+  return { dbId: b.readUInt32LE(o), tablespaceId: b.readUInt32LE(o + 4), srcDbId: b.readUInt32LE(o + 8), srcTablespaceId: b.readUInt32LE(o + 12) }
+}
+
+export function decodeDbaseCreateWalLog (rec: WalRecord, vi: VersionInfo): DbaseCreateWalLog {
+  requireKind(rec, dbaseKind(rec, vi) === 'create-wal-log', 'DBASE CREATE_WAL_LOG')
+  if (rec.mainDataLength < 8) throw payloadError(rec, 'DBASE CREATE_WAL_LOG', rec.mainDataLength, '8')
+  return { dbId: rec.buf.readUInt32LE(rec.mainDataOffset), tablespaceId: rec.buf.readUInt32LE(rec.mainDataOffset + 4) }
+}
+
+export function decodeDbaseDrop (rec: WalRecord, vi: VersionInfo): DbaseDrop {
+  requireKind(rec, dbaseKind(rec, vi) === 'drop', 'DBASE DROP')
+  const b = rec.buf
+  const o = rec.mainDataOffset
+  if (rec.mainDataLength < 8) throw payloadError(rec, 'DBASE DROP', rec.mainDataLength, 'at least 8')
+  const n = b.readInt32LE(o + 4)
+  if (n < 0 || rec.mainDataLength < 8 + 4 * n) throw payloadError(rec, 'DBASE DROP', rec.mainDataLength, `${8 + 4 * Math.max(n, 0)} (ntablespaces ${n})`)
+  const tablespaceIds: number[] = []
+  for (let i = 0; i < n; i++) tablespaceIds.push(b.readUInt32LE(o + 8 + 4 * i))
+  return { dbId: b.readUInt32LE(o), tablespaceIds }
+}
+
+// ── XACT (rmid 1) ─────────────────────────────────────────────────────────────────
+
+export const XLOG_XACT_COMMIT = 0x00
+export const XLOG_XACT_PREPARE = 0x10
+export const XLOG_XACT_ABORT = 0x20
+export const XLOG_XACT_COMMIT_PREPARED = 0x30
+export const XLOG_XACT_ABORT_PREPARED = 0x40
+export const XLOG_XACT_ASSIGNMENT = 0x50
+/** 14+ (versions.ts hasXactInvalidations) */
+export const XLOG_XACT_INVALIDATIONS = 0x60
+export const XLOG_XACT_OPMASK = 0x70
+export const XLOG_XACT_HAS_INFO = 0x80
+
+export type XactOp = 'COMMIT' | 'PREPARE' | 'ABORT' | 'COMMIT_PREPARED' | 'ABORT_PREPARED' | 'ASSIGNMENT' | 'INVALIDATIONS'
+
+/** Opcode of an XACT record ((info & 0xF0) & OPMASK), or null if not XACT / unknown for the version. */
+export function xactOp (r: RecordKey, vi: VersionInfo): XactOp | null {
+  if (r.rmid !== RM_XACT_ID) return null
+  switch (r.info & XLOG_XACT_OPMASK) {
+    case XLOG_XACT_COMMIT: return 'COMMIT'
+    case XLOG_XACT_PREPARE: return 'PREPARE'
+    case XLOG_XACT_ABORT: return 'ABORT'
+    case XLOG_XACT_COMMIT_PREPARED: return 'COMMIT_PREPARED'
+    case XLOG_XACT_ABORT_PREPARED: return 'ABORT_PREPARED'
+    case XLOG_XACT_ASSIGNMENT: return 'ASSIGNMENT'
+    case XLOG_XACT_INVALIDATIONS: return vi.hasXactInvalidations ? 'INVALIDATIONS' : null
+    default: return null
+  }
+}
+
+/** commit/abort(/prepared): the records that may carry dropped-relation lists */
+export function isXactCommitOrAbort (r: RecordKey): boolean {
+  if (r.rmid !== RM_XACT_ID) return false
+  const op = r.info & XLOG_XACT_OPMASK
+  return op === XLOG_XACT_COMMIT || op === XLOG_XACT_ABORT || op === XLOG_XACT_COMMIT_PREPARED || op === XLOG_XACT_ABORT_PREPARED
+}
+
+// ── pg_rewind's classification (extractPageInfo) ──────────────────────────────────
+
+/**
+ * - 'ignored-special': a record type pg_rewind recognises and deliberately ignores
+ *   (DBASE create/drop, SMGR create/truncate, XACT commit/abort[_prepared]); its block
+ *   references, if any, are still processed like any record's.
+ * - 'unrecognized-special': XLR_SPECIAL_REL_UPDATE on any other record → fatal for pg_rewind
+ *   (see unrecognizedSpecialRecordError).
+ * - 'normal': only the block references matter.
+ */
+export type SpecialRecordKind = 'ignored-special' | 'unrecognized-special' | 'normal'
+
+export function specialRecordKind (r: RecordKey, vi: VersionInfo): SpecialRecordKind {
+  const i = r.info & XLR_RMGR_INFO_MASK
+  if (r.rmid === RM_DBASE_ID && dbaseKind(r, vi) !== null) return 'ignored-special'
+  if (r.rmid === RM_SMGR_ID && (i === XLOG_SMGR_CREATE || i === XLOG_SMGR_TRUNCATE)) return 'ignored-special'
+  if (isXactCommitOrAbort(r)) return 'ignored-special'
+  if ((r.info & XLR_SPECIAL_REL_UPDATE) !== 0) return 'unrecognized-special'
+  return 'normal'
+}
+
+function hex2 (n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0')
+}
+
+/** pg_rewind's fatal error for an unrecognized XLR_SPECIAL_REL_UPDATE record. */
+export function unrecognizedSpecialRecordError (rec: WalRecord, vi: VersionInfo): PgRewindError {
+  const at = formatLsn(rec.lsn)
+  return new PgRewindError('UNRECOGNIZED_SPECIAL_RECORD',
+    `WAL record modifies a relation, but record type is not recognized: lsn: ${at}, rmid: ${rec.rmid}, rmgr: ${rmgrName(rec.rmid, vi)}, info: ${hex2(rec.info)}`,
+    { data: { lsn: at, rmid: rec.rmid, info: rec.info } })
+}
+
+// ── names, for messages and --debug output ────────────────────────────────────────
+
+const XLOG_NAMES: Record<number, string> = {
+  0x00: 'CHECKPOINT_SHUTDOWN', 0x10: 'CHECKPOINT_ONLINE', 0x20: 'NOOP', 0x30: 'NEXTOID', 0x40: 'SWITCH',
+  0x50: 'BACKUP_END', 0x60: 'PARAMETER_CHANGE', 0x70: 'RESTORE_POINT', 0x80: 'FPW_CHANGE',
+  0x90: 'END_OF_RECOVERY', 0xA0: 'FPI_FOR_HINT', 0xB0: 'FPI', 0xD0: 'OVERWRITE_CONTRECORD', 0xE0: 'CHECKPOINT_REDO'
+}
+
+/** A short record-type name for the rmgrs pg_rewind inspects (XLOG, XACT, SMGR, DBASE); null otherwise. */
+export function recordTypeName (r: RecordKey, vi: VersionInfo): string | null {
+  const i = r.info & XLR_RMGR_INFO_MASK
+  switch (r.rmid) {
+    case RM_XLOG_ID:
+      if (i === XLOG_CHECKPOINT_REDO && !vi.hasCheckpointRedo) return null
+      return XLOG_NAMES[i] ?? null
+    case RM_XACT_ID: return xactOp(r, vi)
+    case RM_SMGR_ID: return i === XLOG_SMGR_CREATE ? 'CREATE' : i === XLOG_SMGR_TRUNCATE ? 'TRUNCATE' : null
+    case RM_DBASE_ID: {
+      const k = dbaseKind(r, vi)
+      if (k === null) return null
+      if (k === 'drop') return 'DROP'
+      if (k === 'create-wal-log') return 'CREATE_WAL_LOG'
+      return vi.dbase.createWalLog === null ? 'CREATE' : 'CREATE_FILE_COPY'
+    }
+    default: return null
+  }
+}

@@ -1,0 +1,75 @@
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { PgRewindError } from '../errors'
+import { listDataDir } from './localfs'
+import { ChunkSink, FetchRequest, FileEntry, RewindSource } from './types'
+
+const CHUNK = 1024 * 1024
+
+/** A cleanly stopped data directory on this machine. */
+export class LocalSource implements RewindSource {
+  readonly kind = 'local' as const
+  readonly description: string
+  private readonly buf = Buffer.allocUnsafe(CHUNK)
+
+  constructor (readonly pgdata: string) {
+    this.description = `source data directory "${pgdata}"`
+  }
+
+  async listFiles (): Promise<FileEntry[]> {
+    return listDataDir(this.pgdata)
+  }
+
+  async readFile (path: string): Promise<Buffer> {
+    try {
+      return readFileSync(join(this.pgdata, path))
+    } catch (e) {
+      throw new PgRewindError('SOURCE_IO', `could not open file "${join(this.pgdata, path)}" for reading: ${(e as Error).message}`,
+        { data: { path, errno: (e as NodeJS.ErrnoException).code } })
+    }
+  }
+
+  async fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void): Promise<void> {
+    for (const req of requests) {
+      shouldStop?.()
+      this.fetchOne(req, sink, onBytes)
+    }
+  }
+
+  private fetchOne (req: FetchRequest, sink: ChunkSink, onBytes?: (n: number) => void): void {
+    const full = join(this.pgdata, req.path)
+    let fd: number
+    try {
+      fd = openSync(full, 'r')
+    } catch (e) {
+      throw new PgRewindError('SOURCE_IO', `could not open source file "${full}": ${(e as Error).message}`, { data: { path: req.path } })
+    }
+    try {
+      let pos = req.offset
+      const end = req.offset + req.length
+      while (pos < end || req.wholeFile === true) {
+        const want = req.wholeFile === true ? CHUNK : Math.min(CHUNK, end - pos)
+        const n = readSync(fd, this.buf, 0, want, pos)
+        if (n === 0) break
+        if (req.wholeFile === true && pos + n > end) {
+          throw new PgRewindError('SOURCE_CHANGED',
+            `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, more copied`,
+            { data: { path: req.path, expected: req.length } })
+        }
+        // the sink must consume (write) the chunk before we reuse the buffer
+        sink(req, pos, this.buf.subarray(0, n))
+        onBytes?.(n)
+        pos += n
+      }
+      if (pos !== end) {
+        throw new PgRewindError('SOURCE_CHANGED', req.wholeFile === true
+          ? `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, ${pos - req.offset} copied`
+          : `unexpected EOF while reading file "${req.path}"`, { data: { path: req.path, expected: end, got: pos } })
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  async close (): Promise<void> { /* nothing held open */ }
+}

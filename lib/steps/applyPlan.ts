@@ -1,0 +1,116 @@
+import { realpathSync } from 'node:fs'
+import { PgRewindError } from '../errors'
+import { BLCKSZ } from '../format/versions'
+import { dataDirModes } from '../source/localfs'
+import { FetchRequest } from '../source/types'
+import { TargetWriter } from '../target/writer'
+import { clusterIdentity, readClusterInfo } from './clusterinfo'
+import { checkSourceUnchanged, planDigest } from './buildPlan'
+import { checkNotRunning, openSourceChecked } from './findDivergence'
+import { localReader } from './localread'
+import { checkTargetUnchanged } from './scanWal'
+import { ApplyResult, Plan, Ports, StepInput } from './types'
+
+export function requirePlan (input: StepInput): Plan {
+  const plan = input.plan
+  if (plan === undefined) throw new PgRewindError('INVALID_PARAMS', 'a plan is required (the result of buildPlan)')
+  const digest = planDigest(plan)
+  if (digest !== plan.digest) {
+    throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
+      detail: `Its content hashes to ${digest}, but it says ${plan.digest}.`,
+      hint: 'The plan was modified after it was built; build it again.'
+    })
+  }
+  let same = false
+  try { same = realpathSync(plan.target.pgdata) === realpathSync(input.target.pgdata) } catch { same = false }
+  if (!same) {
+    throw new PgRewindError('PLAN_STALE', `the plan was built for target "${plan.target.pgdata}", not "${input.target.pgdata}"`)
+  }
+  return plan
+}
+
+/**
+ * Step 4: change the target as the plan says, fetching data from the source. The
+ * plan's order is pg_rewind's: creations, copies, tails, changed blocks, then
+ * truncations and removals last. pg_control is not touched here (writeBackupLabel
+ * does that last), so until then the target is still recognisably the old one and
+ * the same plan can be applied again.
+ */
+export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyResult> {
+  const plan = requirePlan(input)
+  const opts = input.options ?? {}
+  const dryRun = opts.dryRun === true
+  const pgdata = input.target.pgdata
+  checkNotRunning(pgdata, 'target')
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+
+  const source = await openSourceChecked(input, ports)
+  const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+  let bytesFetched = 0
+  let applied = 0
+  let lastReport = 0
+  const total = plan.totals.fetchBytes
+  const onBytes = (n: number): void => {
+    bytesFetched += n
+    if (ports.progress !== undefined && bytesFetched - lastReport >= 4 * 1024 * 1024) {
+      lastReport = bytesFetched
+      ports.progress({ phase: 'applyPlan', done: bytesFetched, total })
+    }
+  }
+  const sink = (req: FetchRequest, off: number, data: Buffer): void => writer.writeAt(req.path, off, data)
+  try {
+    const src = await readClusterInfo(p => source.readFile(p), 'source')
+    checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
+
+    for (const e of plan.entries) {
+      ports.checkCancelled?.()
+      const reqs: FetchRequest[] = []
+      for (const [a, b] of e.blocks ?? []) reqs.push({ path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ })
+      if (reqs.length > 0) await source.fetch(reqs, sink, onBytes)
+      switch (e.action) {
+        case 'create':
+          if (e.type === 'dir') writer.mkdir(e.path)
+          else if (e.type === 'symlink') writer.symlink(e.path, e.linkTarget ?? '')
+          break
+        case 'copy':
+          writer.open(e.path, true)
+          await source.fetch([{ path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }], sink, onBytes)
+          break
+        case 'copy_tail': {
+          const from = e.targetSize ?? 0
+          await source.fetch([{ path: e.path, offset: from, length: (e.sourceSize ?? 0) - from }], sink, onBytes)
+          break
+        }
+        case 'truncate':
+          writer.truncate(e.path, e.sourceSize ?? 0)
+          break
+        case 'remove':
+          if (e.type === 'dir') writer.removeDir(e.path)
+          else if (e.type === 'symlink') writer.removeSymlink(e.path)
+          else writer.removeFile(e.path)
+          break
+        case 'none':
+          break
+      }
+      applied++
+    }
+    writer.close()
+  } finally {
+    writer.close()
+    await source.close()
+  }
+  ports.progress?.({ phase: 'applyPlan', done: bytesFetched, total })
+  const s = writer.stats
+  return {
+    dryRun,
+    bytesFetched,
+    filesCopied: plan.entries.filter(e => e.action === 'copy').length,
+    filesTruncated: s.filesTruncated,
+    filesRemoved: s.filesRemoved,
+    dirsCreated: s.dirsCreated,
+    dirsRemoved: s.dirsRemoved,
+    symlinksCreated: s.symlinksCreated,
+    entriesApplied: applied
+  }
+}

@@ -1,0 +1,101 @@
+import { PgRewindError } from '../errors'
+import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
+import { ClusterInfo, clusterIdentity, ClusterIdentity, readClusterInfo } from './clusterinfo'
+import { canonicalJson, sha256Hex } from './canonical'
+import { activeEntries, buildFileMap, mapTotals, PlanEntry } from './filemap'
+import { openSourceChecked } from './findDivergence'
+import { localReader } from './localread'
+import { listDataDir } from '../source/localfs'
+import { RewindSource } from '../source/types'
+import { checkTargetUnchanged } from './scanWal'
+import { BackupLabelInfo, Divergence, Plan, Ports, StepInput } from './types'
+
+export function planDigest (plan: Omit<Plan, 'digest'> | Plan): string {
+  const { digest: _ignored, ...content } = plan as Plan
+  return sha256Hex(canonicalJson(content))
+}
+
+/**
+ * A local source must be exactly as seen before (it is stopped); a running server
+ * moves on by itself, so only what makes the plan meaningless may not change.
+ */
+export function checkSourceUnchanged (kind: RewindSource['kind'], now: ClusterIdentity, then: ClusterIdentity, what: string): void {
+  const same = kind === 'local'
+    ? now.controlDigest === then.controlDigest
+    : now.systemIdentifier === then.systemIdentifier && now.timeline === then.timeline
+  if (!same) {
+    throw new PgRewindError('PLAN_STALE', `the source changed since ${what} was computed`, {
+      detail: `Now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}; then: state "${then.state}", checkpoint ${then.checkpoint}, timeline ${then.timeline}.`,
+      hint: 'Run the earlier steps again.'
+    })
+  }
+}
+
+/** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
+function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
+  const c = d.lastCommonCheckpoint!
+  // A standby source whose restartpoint lags behind the common checkpoint: its
+  // files may be older than that checkpoint, so recovery must start at its redo.
+  if (src.control.checkPointCopy.redo < parseLsn(c.redo)) {
+    return { redo: formatLsn(src.control.checkPointCopy.redo), tli: src.control.checkPointCopy.thisTimeLineID, checkpoint: formatLsn(src.control.checkPoint) }
+  }
+  return { redo: c.redo, tli: c.tli, checkpoint: c.lsn }
+}
+
+/** Step 3: decide, for every file, what to do, and pin both sides' identities. */
+export async function buildPlan (input: StepInput, ports: Ports): Promise<Plan> {
+  const d = input.divergence
+  if (d === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of findDivergence is required (divergence)')
+  if (d.rewindNeeded && input.scan === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of scanWal is required (scan)')
+  const pgdata = input.target.pgdata
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
+
+  const source = await openSourceChecked(input, ports)
+  try {
+    const src = await readClusterInfo(p => source.readFile(p), 'source')
+    checkSourceUnchanged(source.kind, clusterIdentity(src), d.source, 'the divergence')
+    ports.log.info('reading source file list')
+    const sourceFiles = await source.listFiles()
+    ports.log.info('reading target file list')
+    const targetFiles = listDataDir(pgdata)
+
+    let entries: PlanEntry[]
+    if (d.rewindNeeded) {
+      const changed = new Map(Object.entries(input.scan!.changedBlocks))
+      entries = activeEntries(buildFileMap({
+        source: sourceFiles,
+        target: targetFiles,
+        version: target.version,
+        segSize: d.segSize,
+        keepWal: new Set(d.keepWal),
+        divergenceSegNo: lsnToSegNo(parseLsn(d.divergeLsn), d.segSize),
+        changedBlocks: changed
+      }))
+    } else {
+      // No rewind: but a node left without the new timeline's history files may not
+      // follow the source onto it, so copy the ones it lacks.
+      const have = new Set(targetFiles.map(f => f.path))
+      entries = d.sameTimeline
+        ? []
+        : sourceFiles
+          .filter(f => f.type === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(f.path) && !have.has(f.path))
+          .map(f => ({ path: f.path, action: 'copy' as const, type: 'file' as const, sourceSize: f.size }))
+    }
+    const totals = mapTotals(entries, sourceFiles)
+    const plan: Omit<Plan, 'digest'> = {
+      planVersion: 1,
+      createdAt: new Date().toISOString(),
+      target: { ...clusterIdentity(target), pgdata },
+      source: { ...clusterIdentity(src), kind: source.kind, description: source.description },
+      divergence: { lsn: d.divergeLsn, tli: d.divergeTli, lastCommonCheckpoint: d.lastCommonCheckpoint?.lsn ?? null },
+      rewindNeeded: d.rewindNeeded,
+      backupLabel: d.rewindNeeded ? backupLabelInfo(d, src) : null,
+      entries,
+      totals: { ...totals, entries: entries.length }
+    }
+    return { ...plan, digest: planDigest(plan) }
+  } finally {
+    await source.close()
+  }
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto'
+import { PgRewindError } from '../errors'
+import { ControlFile, dbStateName, parseControlFile } from '../format/controlfile'
+import { formatLsn, historyFileName } from '../format/lsn'
+import { historyForTli, TimelineHistoryEntry } from '../format/timeline'
+import { parsePgVersionFile, VersionInfo, versionInfo } from '../format/versions'
+
+/** Reads a whole file of one side (target dir or source). */
+export type ReadFile = (path: string) => Promise<Buffer>
+
+export interface ClusterInfo {
+  control: ControlFile
+  controlRaw: Buffer
+  version: VersionInfo
+  /**
+   * The timeline the cluster is on: the later of its last checkpoint's and its
+   * minRecoveryPoint's (PostgreSQL 16+ pg_rewind; we use it for every major, so a
+   * just-promoted source whose end-of-recovery checkpoint has not finished is
+   * still seen on its new timeline).
+   */
+  tli: number
+}
+
+/** What a plan pins of each side: if any of it changes, the plan is stale. */
+export interface ClusterIdentity {
+  systemIdentifier: string
+  major: number
+  catalogVersion: number
+  state: string
+  checkpoint: string
+  timeline: number
+  /** sha256 of the whole pg_control file */
+  controlDigest: string
+}
+
+export async function readClusterInfo (read: ReadFile, who: 'target' | 'source'): Promise<ClusterInfo> {
+  let pgVersion: number
+  try {
+    pgVersion = parsePgVersionFile((await read('PG_VERSION')).toString('utf8'))
+  } catch (e) {
+    if (e instanceof PgRewindError && e.code !== 'SOURCE_IO' && e.code !== 'TARGET_IO') throw e
+    throw new PgRewindError(who === 'target' ? 'TARGET_IO' : 'SOURCE_IO',
+      `${who} is not a PostgreSQL data directory: could not read PG_VERSION`, { detail: (e as Error).message })
+  }
+  const version = versionInfo(pgVersion)
+  const controlRaw = await read('global/pg_control')
+  const control = parseControlFile(controlRaw, { expectedMajor: pgVersion })
+  const tli = Math.max(control.checkPointCopy.thisTimeLineID, control.minRecoveryPointTLI)
+  return { control, controlRaw, version, tli }
+}
+
+export function clusterIdentity (info: ClusterInfo): ClusterIdentity {
+  return {
+    systemIdentifier: info.control.systemIdentifier.toString(),
+    major: info.version.major,
+    catalogVersion: info.control.catalogVersionNo,
+    state: dbStateName(info.control.state),
+    checkpoint: formatLsn(info.control.checkPoint),
+    timeline: info.tli,
+    controlDigest: createHash('sha256').update(info.controlRaw).digest('hex')
+  }
+}
+
+/** The timeline history of `tli`, from `<pg_wal>/<tli>.history` (timeline 1 has none). */
+export async function readHistory (read: ReadFile, tli: number): Promise<TimelineHistoryEntry[]> {
+  if (tli === 1) return historyForTli(1)
+  const content = await read(`pg_wal/${historyFileName(tli)}`)
+  return historyForTli(tli, content)
+}

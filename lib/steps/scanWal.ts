@@ -1,0 +1,97 @@
+import { PgRewindError } from '../errors'
+import { formatLsn, parseLsn } from '../format/lsn'
+import { relationPath } from '../format/relpath'
+import { specialRecordKind, unrecognizedSpecialRecordError } from '../format/walpayloads'
+import { WalRecord } from '../format/walrecord'
+import { findPostgres, readRestoreCommand } from '../pg/postgres'
+import { BlockBitmap, BlockRanges, rangesCount } from './blockranges'
+import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from './clusterinfo'
+import { localReader } from './localread'
+import { Divergence, Ports, Scan, StepInput } from './types'
+import { openTargetWal } from './walaccess'
+
+function requireDivergence (input: StepInput): Divergence {
+  if (input.divergence === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of findDivergence is required (divergence)')
+  return input.divergence
+}
+
+/** The target must still be what the earlier step saw, or its results no longer apply. */
+export function checkTargetUnchanged (info: ClusterInfo, expectedDigest: string, what: string): void {
+  const now = clusterIdentity(info)
+  if (now.controlDigest !== expectedDigest) {
+    throw new PgRewindError('PLAN_STALE', `the target changed since ${what} was computed`, {
+      detail: `Its control file is no longer the one ${what} was computed from (now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}).`,
+      hint: 'Run the earlier steps again.'
+    })
+  }
+}
+
+/**
+ * Step 2: read the target's WAL from the last common checkpoint to its end and
+ * collect every main-fork block it changed (pg_rewind's extractPageMap). Those
+ * blocks must be fetched back from the source.
+ */
+export async function scanWal (input: StepInput, ports: Ports): Promise<Scan> {
+  const d = requireDivergence(input)
+  const pgdata = input.target.pgdata
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
+  if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0 }
+  }
+  const opts = input.options ?? {}
+  const history = await readHistory(localReader(pgdata, 'target'), target.tli)
+  const restoreCommand = opts.restoreTargetWal === true
+    ? readRestoreCommand(findPostgres(pgdata, target.version.major, opts.pgBindir), pgdata, opts.configFile)
+    : undefined
+  const from = parseLsn(d.lastCommonCheckpoint.lsn)
+  const to = parseLsn(d.targetWalEnd)
+  const vi = target.version
+  const relsegSize = target.control.relsegSize
+
+  // key "spc/db/rel/seg" → bitmap; paths are built once per segment file at the end
+  const maps = new Map<string, { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }>()
+  let records = 0
+  let lastReport = 0
+  const total = Number(to - from)
+  ports.log.info('reading WAL in target')
+  const wal = openTargetWal(pgdata, target, history, restoreCommand)
+  try {
+    wal.reader.readUntil(from, to, (rec: WalRecord) => {
+      records++
+      if (specialRecordKind(rec, vi) === 'unrecognized-special') throw unrecognizedSpecialRecordError(rec, vi)
+      for (const b of rec.blocks) {
+        if (b.forkNumber !== 0) continue // other forks are copied whole
+        const seg = Math.floor(b.blockNumber / relsegSize)
+        const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
+        let m = maps.get(key)
+        if (m === undefined) {
+          m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
+          maps.set(key, m)
+        }
+        m.bits.mark(b.blockNumber % relsegSize)
+      }
+      if ((records & 0x3FFF) === 0) {
+        ports.checkCancelled?.()
+        const done = Number(rec.end - from)
+        if (ports.progress !== undefined && done - lastReport > 0) {
+          lastReport = done
+          ports.progress({ phase: 'scanWal', done, total })
+        }
+      }
+    })
+  } finally {
+    wal.close()
+  }
+  ports.progress?.({ phase: 'scanWal', done: total, total })
+
+  const changedBlocks: Record<string, BlockRanges> = {}
+  let blocks = 0
+  for (const m of maps.values()) {
+    const path = relationPath({ spcOid: m.spc, dbOid: m.db, relNumber: m.rel }, vi, { segNo: m.seg })
+    const r = m.bits.toRanges()
+    changedBlocks[path] = r
+    blocks += rangesCount(r)
+  }
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks }
+}

@@ -1,0 +1,125 @@
+import { RewindSource } from '../source/types'
+import { ClusterIdentity } from './clusterinfo'
+import { BlockRanges } from './blockranges'
+import { PlanEntry } from './filemap'
+
+/**
+ * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
+ * strings, sizes as numbers) so that a client can pass one step's result to the
+ * next in a new process: no step relies on state kept in memory.
+ */
+
+export interface TargetSpec { pgdata: string }
+export type SourceSpec = { pgdata: string, connstr?: undefined } | { connstr: string, pgdata?: undefined }
+
+export interface StepOptions {
+  dryRun?: boolean
+  noSync?: boolean
+  syncMethod?: 'fsync' | 'syncfs'
+  restoreTargetWal?: boolean
+  configFile?: string
+  noEnsureShutdown?: boolean
+  pgBindir?: string
+}
+
+export interface HistoryEntryJson { tli: number, begin: string, end: string }
+
+export interface Divergence {
+  target: ClusterIdentity
+  source: ClusterIdentity
+  segSize: number
+  /** false: "no rewind required" (the target never wrote past the divergence) */
+  rewindNeeded: boolean
+  sameTimeline: boolean
+  /** the target was crash-recovered (single-user mode) before anything else */
+  crashRecovered: boolean
+  divergeLsn: string
+  divergeTli: number
+  /** where the target's WAL ends: end of its last checkpoint record, or minRecoveryPoint */
+  targetWalEnd: string
+  lastCommonCheckpoint: { lsn: string, tli: number, redo: string } | null
+  /** pg_wal files the target needs for recovery from the last common checkpoint */
+  keepWal: string[]
+  targetHistory: HistoryEntryJson[]
+  sourceHistory: HistoryEntryJson[]
+}
+
+export interface Scan {
+  from: string
+  to: string
+  records: number
+  walBytes: number
+  /** changed main-fork blocks per relation segment file, as ranges */
+  changedBlocks: Record<string, BlockRanges>
+  blocks: number
+}
+
+export interface BackupLabelInfo {
+  redo: string
+  tli: number
+  checkpoint: string
+}
+
+export interface Plan {
+  planVersion: 1
+  createdAt: string
+  target: ClusterIdentity & { pgdata: string }
+  source: ClusterIdentity & { kind: 'local' | 'server', description: string }
+  divergence: { lsn: string, tli: number, lastCommonCheckpoint: string | null }
+  rewindNeeded: boolean
+  backupLabel: BackupLabelInfo | null
+  entries: PlanEntry[]
+  totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number }
+  /** sha256 of the canonical JSON of everything above */
+  digest: string
+}
+
+export interface ApplyResult {
+  dryRun: boolean
+  bytesFetched: number
+  filesCopied: number
+  filesTruncated: number
+  filesRemoved: number
+  dirsCreated: number
+  dirsRemoved: number
+  symlinksCreated: number
+  entriesApplied: number
+}
+
+export interface FinishResult {
+  backupLabel: string | null
+  controlFileUpdated: boolean
+  synced: boolean
+}
+
+export interface Progress {
+  phase: 'scanWal' | 'applyPlan' | 'sync'
+  done: number
+  total: number
+}
+
+export interface Logger {
+  info (msg: string): void
+  debug (msg: string): void
+  warn (msg: string): void
+}
+
+/** What a step needs from outside: logging, progress, cancellation, the source. */
+export interface Ports {
+  log: Logger
+  progress?: (p: Progress) => void
+  /** throws PgRewindError CANCELLED when the caller asked to stop */
+  checkCancelled?: () => void
+  openSource: (spec: SourceSpec) => Promise<RewindSource>
+}
+
+export interface StepInput {
+  target: TargetSpec
+  source: SourceSpec
+  options?: StepOptions
+  divergence?: Divergence
+  scan?: Scan
+  plan?: Plan
+}
+
+export const silentLogger: Logger = { info () {}, debug () {}, warn () {} }

@@ -1,0 +1,80 @@
+import { PgRewindError } from '../errors'
+import { DBState, serializeControlFile } from '../format/controlfile'
+import { lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
+import { dataDirModes } from '../source/localfs'
+import { syncDataDir } from '../target/sync'
+import { TargetWriter } from '../target/writer'
+import { requirePlan } from './applyPlan'
+import { clusterIdentity, ClusterInfo, readClusterInfo } from './clusterinfo'
+import { checkNotRunning, openSourceChecked } from './findDivergence'
+import { localReader } from './localread'
+import { checkTargetUnchanged } from './scanWal'
+import { BackupLabelInfo, FinishResult, Ports, StepInput } from './types'
+
+function pad2 (n: number): string { return String(n).padStart(2, '0') }
+
+export function backupLabelText (b: BackupLabelInfo, segSize: number, now: Date): string {
+  const redo = parseLsn(b.redo)
+  const t = `${now.getUTCFullYear()}-${pad2(now.getUTCMonth() + 1)}-${pad2(now.getUTCDate())} ${pad2(now.getUTCHours())}:${pad2(now.getUTCMinutes())}:${pad2(now.getUTCSeconds())} UTC`
+  return `START WAL LOCATION: ${b.redo} (file ${walFileName(b.tli, lsnToSegNo(redo, segSize), segSize)})\n` +
+    `CHECKPOINT LOCATION: ${b.checkpoint}\n` +
+    'BACKUP METHOD: pg_rewind\n' +
+    'BACKUP FROM: standby\n' +
+    `START TIME: ${t}\n`
+}
+
+/**
+ * The target's new pg_control: the source's, in archive recovery, which must replay
+ * at least to where the source's WAL was when its files were copied.
+ */
+export function rewoundControlFile (src: ClusterInfo): Buffer {
+  const cf = { ...src.control }
+  cf.state = DBState.IN_ARCHIVE_RECOVERY
+  cf.minRecoveryPoint = src.control.checkPoint
+  cf.minRecoveryPointTLI = src.control.checkPointCopy.thisTimeLineID
+  cf.time = BigInt(Math.floor(Date.now() / 1000))
+  return serializeControlFile(cf)
+}
+
+/**
+ * Step 5: make the target start as a recovering copy of the source: backup_label
+ * (where recovery starts), then pg_control, then the sync. Until pg_control is
+ * replaced the target still identifies as the old cluster.
+ */
+export async function writeBackupLabel (input: StepInput, ports: Ports): Promise<FinishResult> {
+  const plan = requirePlan(input)
+  const opts = input.options ?? {}
+  const dryRun = opts.dryRun === true
+  const pgdata = input.target.pgdata
+  checkNotRunning(pgdata, 'target')
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+  const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+
+  let label: string | null = null
+  if (plan.rewindNeeded && plan.backupLabel !== null) {
+    const source = await openSourceChecked(input, ports)
+    let src: ClusterInfo
+    try {
+      src = await readClusterInfo(p => source.readFile(p), 'source')
+    } finally {
+      await source.close()
+    }
+    if (source.kind === 'local' && clusterIdentity(src).controlDigest !== plan.source.controlDigest) {
+      throw new PgRewindError('SOURCE_CHANGED', 'source system was modified while pgrewind was running', {
+        hint: 'The source must stay shut down during the rewind; run it again.'
+      })
+    }
+    ports.log.info('creating backup label and updating control file')
+    label = backupLabelText(plan.backupLabel, target.control.xlogSegSize, new Date())
+    writer.writeFileDurably('backup_label', label, { sync: opts.noSync !== true })
+    writer.writeFileDurably('global/pg_control', rewoundControlFile(src), { sync: opts.noSync !== true })
+  }
+  writer.close()
+  const synced = !dryRun && opts.noSync !== true && (plan.rewindNeeded || plan.entries.length > 0)
+  if (synced) {
+    ports.log.info('syncing target data directory')
+    await syncDataDir(pgdata, opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
+  }
+  return { backupLabel: label, controlFileUpdated: label !== null && !dryRun, synced }
+}

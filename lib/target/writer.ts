@@ -1,0 +1,218 @@
+import {
+  closeSync, constants, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
+  symlinkSync, unlinkSync, writeSync
+} from 'node:fs'
+import { dirname, join } from 'node:path'
+import { PgRewindError } from '../errors'
+import { checkLinkTarget, checkRelativePath, PathOp, symlinkAllowedAt, unsafePath } from './pathsafety'
+
+export interface WriterOptions {
+  dryRun: boolean
+  dirMode: number
+  fileMode: number
+}
+
+export interface WriterStats {
+  bytesWritten: number
+  filesCreated: number
+  filesTruncated: number
+  filesRemoved: number
+  dirsCreated: number
+  dirsRemoved: number
+  symlinksCreated: number
+  symlinksRemoved: number
+}
+
+function ioError (what: string, path: string, e: unknown): PgRewindError {
+  const err = e as NodeJS.ErrnoException
+  return new PgRewindError('TARGET_IO', `${what} "${path}": ${err.message}`, { data: { path, errno: err.code } })
+}
+
+/**
+ * The one way the rewind changes the target data directory. Every path is checked
+ * (relative, no '..', no control characters) and every directory on the way must
+ * be a real directory, except the symlinks PostgreSQL itself uses (pg_tblspc/<oid>,
+ * pg_wal): a planted symlink cannot redirect a write outside the data directory.
+ * In dry-run mode nothing is changed at all, but everything is still checked and
+ * counted.
+ */
+export class TargetWriter {
+  readonly stats: WriterStats = {
+    bytesWritten: 0, filesCreated: 0, filesTruncated: 0, filesRemoved: 0, dirsCreated: 0, dirsRemoved: 0, symlinksCreated: 0, symlinksRemoved: 0
+  }
+
+  private openPath: string | null = null
+  private openFd = -1
+  private readonly checkedDirs = new Set<string>()
+
+  constructor (readonly pgdata: string, readonly opts: WriterOptions) {}
+
+  private full (path: string): string { return join(this.pgdata, path) }
+
+  /** The parent directories of `path` must be real directories (or the allowed links). */
+  private checkParents (path: string, op: PathOp): void {
+    const parts = path.split('/')
+    let prefix = ''
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = prefix === '' ? parts[i] : `${prefix}/${parts[i]}`
+      if (this.checkedDirs.has(prefix)) continue
+      let st
+      try {
+        st = lstatSync(this.full(prefix))
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return // created later in plan order, or dry-run
+        throw ioError('could not stat', prefix, e)
+      }
+      if (st.isSymbolicLink()) {
+        if (!symlinkAllowedAt(prefix)) throw unsafePath(path, op, `"${prefix}" is a symbolic link in the target.`)
+      } else if (!st.isDirectory()) {
+        throw unsafePath(path, op, `"${prefix}" is not a directory in the target.`)
+      }
+      this.checkedDirs.add(prefix)
+    }
+  }
+
+  private check (path: string, op: PathOp): void {
+    checkRelativePath(path, op)
+    this.checkParents(path, op)
+  }
+
+  private closeOpen (): void {
+    if (this.openFd >= 0) {
+      try { closeSync(this.openFd) } catch (e) { throw ioError('could not close target file', this.openPath ?? '', e) }
+    }
+    this.openFd = -1
+    this.openPath = null
+  }
+
+  /** Open (creating it if missing) a file for writing; `truncate` empties it first. */
+  open (path: string, truncate: boolean): void {
+    this.check(path, 'open')
+    this.closeOpen()
+    if (this.opts.dryRun) {
+      this.openPath = path
+      return
+    }
+    let existed = true
+    try { lstatSync(this.full(path)) } catch { existed = false }
+    try {
+      // O_NOFOLLOW: never write through a symlink planted at the file name itself
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0)
+      this.openFd = openSync(this.full(path), flags, this.opts.fileMode)
+      this.openPath = path
+    } catch (e) {
+      throw ioError('could not open target file', path, e)
+    }
+    if (!existed) this.stats.filesCreated++
+  }
+
+  writeAt (path: string, offset: number, data: Buffer): void {
+    if (this.openPath !== path) this.open(path, false)
+    if (!this.opts.dryRun) {
+      let done = 0
+      while (done < data.length) {
+        try {
+          done += writeSync(this.openFd, data, done, data.length - done, offset + done)
+        } catch (e) {
+          throw ioError('could not write file', path, e)
+        }
+      }
+    }
+    this.stats.bytesWritten += data.length
+  }
+
+  truncate (path: string, size: number): void {
+    this.check(path, 'truncation')
+    if (this.openPath === path) this.closeOpen()
+    this.stats.filesTruncated++
+    if (this.opts.dryRun) return
+    let fd: number
+    try {
+      fd = openSync(this.full(path), constants.O_WRONLY | constants.O_NOFOLLOW)
+    } catch (e) {
+      throw ioError('could not open file for truncation', path, e)
+    }
+    try { ftruncateSync(fd, size) } catch (e) { throw ioError(`could not truncate file to ${size}:`, path, e) } finally { closeSync(fd) }
+  }
+
+  removeFile (path: string): void {
+    this.check(path, 'removal')
+    if (this.openPath === path) this.closeOpen()
+    this.stats.filesRemoved++
+    if (this.opts.dryRun) return
+    try { unlinkSync(this.full(path)) } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove file', path, e)
+    }
+  }
+
+  removeDir (path: string): void {
+    this.check(path, 'directory removal')
+    this.stats.dirsRemoved++
+    this.checkedDirs.delete(path)
+    if (this.opts.dryRun) return
+    try { rmdirSync(this.full(path)) } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove directory', path, e)
+    }
+  }
+
+  removeSymlink (path: string): void {
+    this.check(path, 'symlink removal')
+    this.stats.symlinksRemoved++
+    this.checkedDirs.delete(path)
+    if (this.opts.dryRun) return
+    try { unlinkSync(this.full(path)) } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove symbolic link', path, e)
+    }
+  }
+
+  mkdir (path: string): void {
+    this.check(path, 'directory creation')
+    this.stats.dirsCreated++
+    if (this.opts.dryRun) return
+    try { mkdirSync(this.full(path), { mode: this.opts.dirMode }) } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('could not create directory', path, e)
+    }
+  }
+
+  symlink (path: string, target: string): void {
+    this.check(path, 'symlink creation')
+    if (!symlinkAllowedAt(path)) throw unsafePath(path, 'symlink creation', 'PostgreSQL keeps symbolic links only in pg_tblspc/<oid> and pg_wal.')
+    checkLinkTarget(path, target)
+    this.stats.symlinksCreated++
+    if (this.opts.dryRun) return
+    try { symlinkSync(target, this.full(path)) } catch (e) { throw ioError('could not create symbolic link at', path, e) }
+  }
+
+  /**
+   * Replace a small file durably: write a temp file, fsync, rename, fsync the
+   * directory. A crash leaves either the old or the new file, never half of one.
+   */
+  writeFileDurably (path: string, data: Buffer | string, opts: { sync?: boolean } = {}): void {
+    this.check(path, 'open')
+    if (this.openPath === path) this.closeOpen()
+    this.stats.bytesWritten += Buffer.byteLength(data)
+    if (this.opts.dryRun) return
+    const tmp = `${path}.pgrewind.tmp`
+    let fd: number
+    try {
+      fd = openSync(this.full(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, this.opts.fileMode)
+    } catch (e) { throw ioError('could not open target file', tmp, e) }
+    try {
+      const b = typeof data === 'string' ? Buffer.from(data) : data
+      let done = 0
+      while (done < b.length) done += writeSync(fd, b, done, b.length - done)
+      if (opts.sync !== false) fsyncSync(fd)
+    } catch (e) {
+      throw ioError('could not write file', tmp, e)
+    } finally { closeSync(fd) }
+    try { renameSync(this.full(tmp), this.full(path)) } catch (e) { throw ioError('could not rename file', tmp, e) }
+    if (opts.sync !== false) fsyncDir(dirname(this.full(path)))
+  }
+
+  close (): void { this.closeOpen() }
+}
+
+export function fsyncDir (dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY)
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
