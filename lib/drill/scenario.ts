@@ -48,6 +48,9 @@ export async function setupPair (opts: PairOptions): Promise<Pair> {
     await target.query("CREATE TABLE t_ts (id int, v text) TABLESPACE ts1; INSERT INTO t_ts SELECT g, 'ts' || g FROM generate_series(1, 2000) g")
   }
   await target.query('CREATE DATABASE db_common')
+  await target.query('CREATE DATABASE db_drop_on_source')
+  await target.query('CREATE DATABASE db_drop_on_target')
+  await target.query('CREATE TABLE d1 AS SELECT generate_series(1, 300) AS id', 'db_drop_on_target')
   await target.query('CREATE TABLE c1 (id int PRIMARY KEY, v text); INSERT INTO c1 SELECT g, md5(g::text) FROM generate_series(1, 2000) g', 'db_common')
   await target.checkpoint()
   const source = await target.createStandby('standby')
@@ -79,6 +82,7 @@ export async function diverge (pair: Pair, opts: DivergeOptions = {}): Promise<v
     INSERT INTO t_source_only SELECT g, 'so' || g FROM generate_series(1, 1000) g;
   `)
   await source.query('CREATE DATABASE db_source_only')
+  await source.query('DROP DATABASE db_drop_on_source')
   await source.query('CREATE TABLE s1 AS SELECT g AS id FROM generate_series(1, 500) g', 'db_source_only')
   await source.query('UPDATE c1 SET v = \'src\' WHERE id < 100', 'db_common')
   if (pair.tablespaceDir !== null) await source.query("INSERT INTO t_ts SELECT g, 'src' FROM generate_series(2001, 2500) g")
@@ -96,6 +100,7 @@ export async function diverge (pair: Pair, opts: DivergeOptions = {}): Promise<v
     INSERT INTO t_unlogged SELECT generate_series(1, 100);
   `)
   await target.query('CREATE DATABASE db_target_only')
+  await target.query('DROP DATABASE db_drop_on_target')
   await target.query('CREATE TABLE x1 AS SELECT g AS id FROM generate_series(1, 500) g', 'db_target_only')
   await target.query('DELETE FROM c1 WHERE id > 1500', 'db_common')
   if (pair.tablespaceDir !== null) await target.query("UPDATE t_ts SET v = 'target' WHERE id % 3 = 0")

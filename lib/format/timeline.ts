@@ -158,27 +158,18 @@ export interface CommonAncestor {
   divergeLsn: Lsn
 }
 
-export interface FindCommonAncestorOptions {
-  /**
-   * Also require equal `begin` for a timeline to count as common (default true).
-   * Two clusters can know the same timeline number with different start points
-   * (each fetched a different history in an earlier recovery); comparing IDs alone
-   * would then pick a timeline that is not really shared.
-   */
-  compareBegin?: boolean
-}
-
 /**
  * pg_rewind's findCommonAncestorTimeline: walk both histories from the oldest
- * entry while they agree; the last agreeing entry is the common ancestor and the
- * servers diverged where the first of the two left it.
+ * entry while they agree on the timeline ID *and* its begin LSN; the last agreeing
+ * entry is the common ancestor, and the servers diverged where the first of the two
+ * left it. Comparing begin matters when both sides know a timeline number with
+ * different start points (each fetched a different history file in an earlier
+ * recovery): that timeline is not really shared. Every pg_rewind of 13–18 does this.
  */
-export function findCommonAncestor (source: readonly TimelineHistoryEntry[], target: readonly TimelineHistoryEntry[],
-  options: FindCommonAncestorOptions = {}): CommonAncestor {
-  const compareBegin = options.compareBegin ?? true
+export function findCommonAncestor (source: readonly TimelineHistoryEntry[], target: readonly TimelineHistoryEntry[]): CommonAncestor {
   const n = Math.min(source.length, target.length)
   let i = 0
-  while (i < n && source[i].tli === target[i].tli && (!compareBegin || source[i].begin === target[i].begin)) i++
+  while (i < n && source[i].tli === target[i].tli && source[i].begin === target[i].begin) i++
   if (i === 0) {
     throw new PgRewindError('NO_COMMON_ANCESTOR', "could not find common ancestor of the source and target cluster's timelines", {
       data: { sourceTimeline: source[source.length - 1]?.tli, targetTimeline: target[target.length - 1]?.tli }

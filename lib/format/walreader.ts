@@ -604,6 +604,7 @@ export class WalReader {
 
 /** A WalPageSource over in-memory segment files keyed by file name (tests, tools). */
 export class MemoryWalSource implements WalPageSource {
+  /** names of the files read, in order of first use */
   readonly opened: string[] = []
   constructor (readonly segSize: number, readonly files: Map<string, Buffer>) {}
 
@@ -613,7 +614,7 @@ export class MemoryWalSource implements WalPageSource {
     if (f === undefined) {
       throw new PgRewindError('WAL_MISSING', `could not open file "${name}": No such file or directory`, { data: { file: name } })
     }
-    if (this.opened[this.opened.length - 1] !== name) this.opened.push(name)
+    if (!this.opened.includes(name)) this.opened.push(name)
     void length
     return f.subarray(Math.min(offsetInSegment, f.length), Math.min(f.length, this.segSize))
   }

@@ -1,7 +1,18 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Cluster } from '../../lib/pg/cluster'
-import { runOk } from '../../lib/pg/proc'
+import { runOk, chownToRunner, makeDir } from '../../lib/pg/proc'
+import { unprivilegedUser } from '../../lib/pg/runas'
+
+// tap records coverage and process info of every node child it sees spawned,
+// including the CLI we run as the unprivileged user: let that user own tap's
+// output dirs (root writes there regardless), instead of opening them to everyone.
+if (unprivilegedUser() !== null && existsSync('.tap')) {
+  for (const d of ['.tap', '.tap/processinfo', '.tap/coverage']) {
+    makeDir(d, 0o755)
+    chownToRunner(d)
+  }
+}
 
 export * from '../../lib/pg/cluster'
 export * from '../../lib/pg/proc'
@@ -32,3 +43,4 @@ export async function loadWorkload (c: Cluster, scale: number, opts: { transacti
     await c.query(`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % ${Math.max(1, Math.floor(scale * 100000 / opts.transactions))} = 0`)
   }
 }
+export * from "./cli"

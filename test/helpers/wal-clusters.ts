@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Cluster } from '../harness/cluster'
-import { chownToRunner } from '../harness/proc'
+import { Cluster, chownToRunner } from '../harness'
 import type { BinSource } from '../../lib/pg/bindir'
 
 /**
