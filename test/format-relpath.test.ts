@@ -152,6 +152,9 @@ const TABLE: Array<[string, boolean, boolean]> = [
   ['global/t3_1262', false, false],
   ['pg_tblspc/1663/PG_15_202209061/5/16400', false, false], // re-generates as base/5/16400
   ['pg_tblspc/1664/PG_15_202209061/0/16400', false, false], // re-generates as global/16400
+  ['pg_tblspc/1664/PG_15_202209061/5/16400', false, false], // a shared relation never has a database
+  ['pg_tblspc/1664/PG_15_202209061/0/t3_16400', false, false], // nor is temporary
+  ['base/5/t2147483648_16385', false, false], // proc numbers are C ints
   ['pg_tblspc/16384/PG_14_202107181/5/16400', false, false], // another version's directory
   ['pg_tblspc/16384/PG_15_202209061/16400', false, false],
   ['pg_tblspc/16384/5/16400', false, false],

@@ -133,7 +133,7 @@ for (const major of majors) {
     t.ok(n.smgrTruncate >= 1, 'SMGR truncate (VACUUM)')
     t.ok((n.xactOps.get('PREPARE') ?? 0) >= 2 && (n.xactOps.get('COMMIT_PREPARED') ?? 0) >= 1 && (n.xactOps.get('ABORT_PREPARED') ?? 0) >= 1, 'two-phase commit records')
     t.equal(n.xactOps.has('INVALIDATIONS'), vi.hasXactInvalidations, 'XACT INVALIDATIONS iff 14+')
-    t.ok(n.xactSpecial >= 1, 'XACT commit with dropped relations carries XLR_SPECIAL_REL_UPDATE')
+    t.equal(n.xactSpecial >= 1, vi.xactDropsFlagged, 'XACT commit dropping relations carries XLR_SPECIAL_REL_UPDATE iff 14+')
     t.equal(n.toplevel > 0, vi.hasToplevelXidBlock, 'top-level xid block iff 14+')
     t.ok(n.origin >= 1, 'replication origin block')
     t.same(files.openedFiles.filter(f => f.startsWith('00000002')), [], 'no segment needed from timeline 2 (both switches are in one segment)')

@@ -218,6 +218,8 @@ t.test('body consistency checks (DecodeXLogRecord)', async t => {
     ['hole offset without hole flag', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(8192), holeOffset: 40, bimgInfo: 0x02 } }] }, 0n), /BKPIMAGE_HAS_HOLE not set, but hole offset 40 length 0/, 'unexpected-hole'],
     ['short uncompressed image without hole', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(8000), bimgInfo: 0x02 } }] }, 0n), /BKPIMAGE_HAS_HOLE not set, but hole offset 0 length 192/, 'unexpected-hole'],
     ['compressed full-size image', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(8192), bimgInfo: 0x06 } }] }, 0n), /BKPIMAGE_COMPRESSED set, but block image length 8192/, 'bad-compressed-length'],
+    ['hole beyond the page (uncompressed)', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(100), holeOffset: 8000, bimgInfo: 0x03 } }] }, 0n), /BKPIMAGE_HAS_HOLE set, but hole offset 8000 length 8092 exceeds the block size/, 'hole-beyond-page'],
+    ['hole beyond the page (compressed)', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(100), holeOffset: 200, holeLength: 8000, bimgInfo: 0x07 } }] }, 0n), /hole offset 200 length 8000 exceeds the block size/, 'hole-beyond-page'],
     ['SAME_REL first', encodeRecord({ blocks: [{ id: 0, blk: 0 }] }, 0n), /BKPBLOCK_SAME_REL set but no previous rel at 0\/1000028/, 'same-rel-without-rel'],
     ['block id 33', Buffer.from(''), /invalid block_id 33 at/, 'invalid-block-id'],
     ['block id 251', Buffer.from(''), /invalid block_id 251 at/, 'invalid-block-id'],

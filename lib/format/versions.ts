@@ -47,6 +47,11 @@ export interface VersionInfo {
   hasCheckpointRedo: boolean
   /** XACT INVALIDATIONS (0x60) exists */
   hasXactInvalidations: boolean
+  /**
+   * XACT commit/abort records that drop relations carry XLR_SPECIAL_REL_UPDATE (14+;
+   * observed absent on 13 — pg_rewind ignores these records either way).
+   */
+  xactDropsFlagged: boolean
   endOfRecoverySize: number
   /** a hot standby may be a --source-server */
   standbySourceAllowed: boolean
@@ -68,37 +73,37 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     major: 13, walPageMagic: 0xD106, pgControlVersion: 1300, catalogVersion: 202007201,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: OLD_BIMG, hasToplevelXidBlock: false, customRmgrs: false, dbase: OLD_DBASE,
-    hasXactInvalidations: false, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
+    xactDropsFlagged: false, hasXactInvalidations: false, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
   },
   14: {
     major: 14, walPageMagic: 0xD10D, pgControlVersion: 1300, catalogVersion: 202107181,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: OLD_BIMG, hasToplevelXidBlock: true, customRmgrs: false, dbase: OLD_DBASE,
-    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   15: {
     major: 15, walPageMagic: 0xD110, pgControlVersion: 1300, catalogVersion: 202209061,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   16: {
     major: 16, walPageMagic: 0xD113, pgControlVersion: 1300, catalogVersion: 202307071,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
   },
   17: {
     major: 17, walPageMagic: 0xD116, pgControlVersion: 1700, catalogVersion: 202406281,
     controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: true,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
   },
   18: {
     major: 18, walPageMagic: 0xD118, pgControlVersion: 1800, catalogVersion: 202506291,
     controlCrcOffset: 292, controlHasCharSignedness: true, checkpointHasWalLevel: true,
     bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
   }
 }
 

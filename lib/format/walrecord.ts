@@ -322,9 +322,66 @@ export function validateRecordHeader (buf: Buffer, off: number, recPage: number,
   return totLen
 }
 
+// ── record CRC: the hot loop of every WAL scan ──────────────────────────────────
+// crc32c.ts is the general CRC-32C (byte loads, slicing-by-8). Record bodies are long
+// and 8-aligned in their buffers, so here the same polynomial runs slicing-by-16 over
+// 32-bit little-endian word loads through one cached Int32Array view per ArrayBuffer:
+// about 1.8x faster on WAL (bench/waldecode.ts). Cross-checked against crc32c.ts in
+// test/format-walrecord.test.ts.
+
+const CRC_TABLES: Uint32Array[] = (() => {
+  const t: Uint32Array[] = []
+  for (let k = 0; k < 16; k++) t.push(new Uint32Array(256))
+  for (let i = 0; i < 256; i++) {
+    let c = i
+    for (let j = 0; j < 8; j++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82F63B78 : c >>> 1
+    t[0][i] = c >>> 0
+  }
+  for (let i = 0; i < 256; i++) {
+    for (let k = 1; k < 16; k++) t[k][i] = ((t[k - 1][i] >>> 8) ^ t[0][t[k - 1][i] & 0xFF]) >>> 0
+  }
+  return t
+})()
+const [C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15] = CRC_TABLES
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+let wordsOf: ArrayBufferLike | null = null
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0)
+
+/** Running (unfinished) CRC-32C of buf[start, end), fast path for long ranges. */
+export function crc32cUpdateFast (crc: number, buf: Uint8Array, start: number, end: number): number {
+  if (end - start < 64 || !LITTLE_ENDIAN) return crc32cUpdate(crc, buf, start, end)
+  let c = crc | 0
+  let i = start
+  while (((buf.byteOffset + i) & 3) !== 0) c = C0[(c ^ buf[i++]) & 0xFF] ^ (c >>> 8)
+  const ab = buf.buffer
+  if (ab !== wordsOf) {
+    wordsOf = ab
+    words = new Int32Array(ab, 0, ab.byteLength >> 2)
+  }
+  const w = words
+  let k = (buf.byteOffset + i) >> 2
+  const n16 = (end - i) >> 4
+  const stop = k + n16 * 4
+  while (k < stop) {
+    const a = w[k] ^ c
+    const b = w[k + 1]
+    const d = w[k + 2]
+    const e = w[k + 3]
+    c = C15[a & 0xFF] ^ C14[(a >>> 8) & 0xFF] ^ C13[(a >>> 16) & 0xFF] ^ C12[a >>> 24] ^
+      C11[b & 0xFF] ^ C10[(b >>> 8) & 0xFF] ^ C9[(b >>> 16) & 0xFF] ^ C8[b >>> 24] ^
+      C7[d & 0xFF] ^ C6[(d >>> 8) & 0xFF] ^ C5[(d >>> 16) & 0xFF] ^ C4[d >>> 24] ^
+      C3[e & 0xFF] ^ C2[(e >>> 8) & 0xFF] ^ C1[(e >>> 16) & 0xFF] ^ C0[e >>> 24]
+    k += 4
+  }
+  i += n16 * 16
+  while (i < end) c = C0[(c ^ buf[i++]) & 0xFF] ^ (c >>> 8)
+  return c >>> 0
+}
+
 /** CRC-32C over bytes [24, totLen) then [0, 20) of the record at buf[start..]. */
 export function recordCrc (buf: Uint8Array, start: number, totLen: number): number {
-  let crc = crc32cUpdate(CRC32C_INIT, buf, start + SIZE_OF_XLOG_RECORD, start + totLen)
+  let crc = crc32cUpdateFast(CRC32C_INIT, buf, start + SIZE_OF_XLOG_RECORD, start + totLen)
   crc = crc32cUpdate(crc, buf, start, start + XL_CRC_OFFSET)
   return (crc ^ 0xFFFFFFFF) >>> 0
 }
@@ -454,6 +511,11 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
         rec.fpiLength += b.imageLength
         if (hasHole && (b.holeOffset === 0 || b.holeLength === 0 || b.imageLength === BLCKSZ)) {
           throw recErr(rec, `BKPIMAGE_HAS_HOLE set, but hole offset ${b.holeOffset} length ${b.holeLength} block image length ${b.imageLength} at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'bad-hole')
+        }
+        if (hasHole && b.holeOffset + b.holeLength > BLCKSZ) {
+          // stricter than xlogreader.c (which would later copy a negative length): a hole
+          // is [pd_lower, pd_upper) of a page, so it never extends beyond the page
+          throw recErr(rec, `BKPIMAGE_HAS_HOLE set, but hole offset ${b.holeOffset} length ${b.holeLength} exceeds the block size at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'hole-beyond-page')
         }
         if (!hasHole && (b.holeOffset !== 0 || b.holeLength !== 0)) {
           throw recErr(rec, `BKPIMAGE_HAS_HOLE not set, but hole offset ${b.holeOffset} length ${b.holeLength} at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'unexpected-hole')

@@ -21,6 +21,7 @@ export function run (cmd: string, args: string[], opts: { cwd?: string, env?: Re
       if (timer !== null) clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })
     })
+    child.stdin?.on('error', () => { /* the child may exit without reading its input */ })
     child.stdin?.end(opts.input ?? '')
   })
 }

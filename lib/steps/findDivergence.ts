@@ -104,6 +104,7 @@ export async function findDivergence (input: StepInput, ports: Ports): Promise<D
 
     if (target.tli === src.tli) {
       ports.log.info('source and target cluster are on the same timeline')
+      ports.log.info('no rewind required')
       const h = await readHistory(readTarget, target.tli)
       return {
         ...base,

@@ -1,0 +1,152 @@
+import t from 'tap'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
+import { SUPPORTED_MAJORS } from '../lib/format/versions'
+import { Cluster, chownToRunner, compareContents, diverge, makeDir, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+
+const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+
+function mk (path: string, content?: string): void {
+  if (content === undefined) mkdirSync(path, { mode: 0o700 })
+  else writeFileSync(path, content, { mode: 0o600 })
+  chownToRunner(path)
+}
+
+for (const major of majors) {
+  t.test(`PostgreSQL ${major}: pg_wal as a symlink, extra files and directories with odd names`, async t => {
+    const pair = await setupPair({ major })
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    // the target keeps its WAL elsewhere
+    await pair.target.stop()
+    const walDir = makeDir(join(pair.root, 'target-wal'))
+    renameSync(join(pair.target.dataDir, 'pg_wal'), join(walDir, 'pg_wal'))
+    symlinkSync(join(walDir, 'pg_wal'), join(pair.target.dataDir, 'pg_wal'))
+    await pair.target.start()
+    await diverge(pair)
+    const odd = 'dir with "quotes" and \'spaces\''
+    mk(join(pair.source.dataDir, odd))
+    mk(join(pair.source.dataDir, odd, 'file one.txt'), 'from source\n')
+    mk(join(pair.source.dataDir, 'source only "x".conf'), 'a = 1\n')
+    mk(join(pair.target.dataDir, 'target only dir'))
+    mk(join(pair.target.dataDir, 'target only dir', "it's here"), 'junk\n')
+    mk(join(pair.target.dataDir, 'postmaster.opts.keep'), 'x\n')
+
+    const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    t.equal(r.code, 0, r.stderr.slice(-800))
+    t.ok(existsSync(join(pair.target.dataDir, odd, 'file one.txt')), 'source-only directory and file copied')
+    t.ok(existsSync(join(pair.target.dataDir, 'source only "x".conf')), 'source-only file with quotes copied')
+    t.notOk(existsSync(join(pair.target.dataDir, 'target only dir')), 'target-only directory removed')
+    t.notOk(existsSync(join(pair.target.dataDir, 'postmaster.opts.keep')), 'target-only file removed')
+    t.equal(readdirSync(join(walDir, 'pg_wal')).length > 0, true, 'WAL written through the pg_wal symlink')
+    t.same(await rejoinAndCompare(pair.target, pair.source), [])
+  })
+
+  t.test(`PostgreSQL ${major}: no rewind required (switchover) and same timeline`, async t => {
+    const pair = await setupPair({ major })
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    // a clean switchover: the old primary stops before the standby is promoted
+    await pair.target.stop()
+    await pair.source.promote()
+    await pair.source.query('CREATE TABLE after_switchover AS SELECT 1 AS x')
+    await pair.source.stop()
+    const before = snapshotTree(pair.target.dataDir)
+    const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stderr, /no rewind required/)
+    t.notMatch(r.stderr, /Done!/)
+    const changed = treeDiff(before, snapshotTree(pair.target.dataDir))
+    t.same(changed.map(c => c.split(':')[0]), ['pg_wal/00000002.history'], 'only the new timeline\'s history file was added')
+    t.same(await rejoinAndCompare(pair.target, pair.source), [], 'the old primary follows the new one')
+
+    // now both are on timeline 2: same timeline
+    await pair.target.stop()
+    await pair.source.stop()
+    const r2 = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    t.equal(r2.code, 0, r2.stderr)
+    t.match(r2.stderr, /source and target cluster are on the same timeline/)
+    t.match(r2.stderr, /no rewind required/)
+  })
+
+  t.test(`PostgreSQL ${major}: target was a standby that replayed past its last restartpoint`, async t => {
+    // P primary with standbys S1 and S2; S1 is promoted, S2 keeps following P past
+    // the fork, then is rewound from S1 (pg_rewind's t/008).
+    const p = await Cluster.init({ major, name: 'p' })
+    t.teardown(async () => { await p.destroy() })
+    await p.start()
+    await p.query('CREATE TABLE tbl (id int, v text); INSERT INTO tbl SELECT g, \'a\' FROM generate_series(1, 5000) g')
+    await p.checkpoint()
+    const s1 = await p.createStandby('s1')
+    const s2 = await p.createStandby('s2')
+    await p.waitForReplay(s1)
+    await p.waitForReplay(s2)
+    await s1.promote()
+    await s1.query('INSERT INTO tbl SELECT g, \'s1\' FROM generate_series(1, 1000) g')
+    await p.query('UPDATE tbl SET v = \'p\' WHERE id % 3 = 0; INSERT INTO tbl SELECT g, \'p\' FROM generate_series(1, 3000) g')
+    await p.waitForReplay(s2)
+    await s2.stop()
+    await s1.stop()
+    const r = await pgrewind(['-D', s2.dataDir, '--source-pgdata', s1.dataDir])
+    t.equal(r.code, 0, r.stderr.slice(-800))
+    t.match(r.stderr, /rewinding from last common checkpoint/, 'a rewind was needed: minRecoveryPoint is past the fork')
+    t.same(await rejoinAndCompare(s2, s1), [])
+    await p.stop()
+  })
+
+  t.test(`PostgreSQL ${major}: WAL the source no longer has is kept; -c restores target WAL from an archive`, async t => {
+    const pair = await setupPair({ major, conf: { wal_keep_size: 0, max_wal_size: '32MB', min_wal_size: '32MB' } })
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    await diverge(pair, { sourceStop: 'running' })
+    // The source moves on far enough to remove the WAL of the common history.
+    for (let i = 0; i < 4; i++) {
+      await pair.source.query(`SELECT pg_switch_wal(); INSERT INTO t_common SELECT g, 'more' FROM generate_series(${2000000 + i * 1000}, ${2000100 + i * 1000}) g`)
+      await pair.source.checkpoint()
+    }
+    await pair.source.stop()
+    // The target's WAL goes to an archive; pgrewind must get it back with -c.
+    const archive = makeDir(join(pair.root, 'archive'))
+    const walDir = join(pair.target.dataDir, 'pg_wal')
+    const moved: string[] = []
+    for (const f of readdirSync(walDir)) {
+      if (/^[0-9A-F]{24}$/.test(f)) { renameSync(join(walDir, f), join(archive, f)); moved.push(f) }
+    }
+    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${archive}/%f %p'\n`)
+    const before = snapshotTree(pair.target.dataDir)
+    const noC = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    t.equal(noC.code, 1, 'without -c the WAL is missing')
+    t.match(noC.stderr, /could not (read|find previous) WAL record at/)
+    const dry = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '-c', '--dry-run', '--pg-bindir', pair.target.binDir])
+    t.equal(dry.code, 0, dry.stderr.slice(-800))
+    t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'a dry run with -c restores nothing into the target')
+    const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '-c', '--pg-bindir', pair.target.binDir])
+    t.equal(r.code, 0, r.stderr.slice(-800))
+    // the rewound node recovers with the archive, as its operator would configure it
+    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${archive}/%f %p'\n`)
+    t.same(await rejoinAndCompare(pair.target, pair.source), [])
+    t.ok(moved.length > 0)
+  })
+
+  t.test(`PostgreSQL ${major}: a source file that grows during the run aborts it, a re-run completes`, async t => {
+    const pair = await setupPair({ major })
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    await diverge(pair)
+    const growing = join(pair.source.dataDir, 'growing.log')
+    mk(growing, 'x'.repeat(1024))
+    const fd = openSync(growing, 'a')
+    const chunk = Buffer.alloc(64 * 1024, 0x41)
+    const timer = setInterval(() => { writeSync(fd, chunk) }, 5)
+    let r
+    try {
+      r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    } finally {
+      clearInterval(timer)
+      closeSync(fd)
+    }
+    t.equal(r.code, 1)
+    t.match(r.stderr, /size of source file "growing.log" changed concurrently/)
+    const again = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    t.equal(again.code, 0, again.stderr.slice(-800))
+    t.same(await rejoinAndCompare(pair.target, pair.source), [])
+  })
+}
+
+void compareContents
