@@ -1,4 +1,6 @@
 import t from 'tap'
+
+type Tap = typeof t
 import { PgRewindError } from '../lib/errors'
 import { versionInfo } from '../lib/format/versions'
 import {
@@ -25,7 +27,7 @@ function shortHeader (magic: number, info: number, tli: number, addr: bigint, re
   return b
 }
 
-function expectErr (fn: () => unknown, code: string, re: RegExp, reason: string, cleanEnd: boolean): void {
+function expectErr (t: Tap, fn: () => unknown, code: string, re: RegExp, reason: string, cleanEnd: boolean): void {
   try {
     fn()
     t.fail('expected an error')
@@ -65,21 +67,21 @@ t.test('decode the real long header', async t => {
 
 t.test('validation failures', async t => {
   const p = PAGE_OF(0x2002000n)
-  expectErr(() => validatePageHeader(shortHeader(0xD106, 4, 1, 0x2002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD106, 4, 1, 0x2002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
     /^invalid magic number D106 in WAL segment 000000010000000000000002, LSN 0\/2002000, offset 8192$/, 'bad-magic', false)
-  expectErr(() => validatePageHeader(Buffer.alloc(8192), 0, p, ctx(), null), 'WAL_END',
+  expectErr(t, () => validatePageHeader(Buffer.alloc(8192), 0, p, ctx(), null), 'WAL_END',
     /invalid magic number 0000 in WAL segment 000000010000000000000002/, 'zero-page', true)
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 0x0014, 1, 0x2002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 0x0014, 1, 0x2002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
     /invalid info bits 0014 in WAL segment/, 'bad-info-bits', false)
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 0x0004, 1, 0x2000000n), 0, PAGE_OF(0x2000000n), ctx(), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 0x0004, 1, 0x2000000n), 0, PAGE_OF(0x2000000n), ctx(), null), 'WAL_INVALID_PAGE',
     /invalid info bits 0004 in WAL segment 000000010000000000000002, LSN 0\/2000000, offset 0/, 'missing-long-header', false)
   // recycled segment: an older page address = the ordinary end of WAL
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 4, 1, 0x1002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 4, 1, 0x1002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
     /unexpected pageaddr 0\/1002000 in WAL segment 000000010000000000000002, LSN 0\/2002000, offset 8192/, 'stale-pageaddr', true)
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 4, 1, 0x3002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 4, 1, 0x3002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE',
     /unexpected pageaddr 0\/3002000/, 'bad-pageaddr', false)
   // pageaddr compared in full 64 bits
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 4, 1, 0x1_02002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE', /unexpected pageaddr 1\/2002000/, 'bad-pageaddr', false)
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 4, 1, 0x1_02002000n), 0, p, ctx(), null), 'WAL_INVALID_PAGE', /unexpected pageaddr 1\/2002000/, 'bad-pageaddr', false)
   const hi = 0xFFFF_FFFF_FF00_2000n
   t.equal(validatePageHeader(shortHeader(0xD110, 4, 1, hi), 0, PAGE_OF(hi), ctx(), null), 24, 'LSNs near 2^64 are exact')
 
@@ -101,10 +103,10 @@ t.test('timeline sequence', async t => {
   t.equal(validatePageHeader(shortHeader(0xD110, 4, 1, 0x2000000n + 8192n * 0n + 8192n), 0, PAGE_OF(0x2002000n), ctx(), seq), 24)
   // … but a later page with a lower TLI than the last seen is
   validatePageHeader(shortHeader(0xD110, 4, 3, 0x2004000n), 0, PAGE_OF(0x2004000n), ctx(), seq)
-  expectErr(() => validatePageHeader(shortHeader(0xD110, 4, 2, 0x2006000n), 0, PAGE_OF(0x2006000n), ctx(), seq), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD110, 4, 2, 0x2006000n), 0, PAGE_OF(0x2006000n), ctx(), seq), 'WAL_INVALID_PAGE',
     /out-of-sequence timeline ID 2 \(after 3\) in WAL segment 000000010000000000000002, LSN 0\/2006000, offset 24576/, 'tli-out-of-sequence', false)
   // the file TLI in messages is the file we read from
-  expectErr(() => validatePageHeader(shortHeader(0xD106, 4, 1, 0x2002000n), 0, PAGE_OF(0x2002000n), ctx({ fileTli: 0xA, segSize: 1 << 20 }), null), 'WAL_INVALID_PAGE',
+  expectErr(t, () => validatePageHeader(shortHeader(0xD106, 4, 1, 0x2002000n), 0, PAGE_OF(0x2002000n), ctx({ fileTli: 0xA, segSize: 1 << 20 }), null), 'WAL_INVALID_PAGE',
     /WAL segment 0000000A0000000000000020, LSN 0\/2002000, offset 8192/, 'bad-magic', false)
   t.equal(versionInfo(18).walPageMagic, 0xD118)
 })

@@ -1,4 +1,6 @@
 import t from 'tap'
+
+type Tap = typeof t
 import { PgRewindError } from '../lib/errors'
 import { formatLsn, walFileName } from '../lib/format/lsn'
 import { versionInfo } from '../lib/format/versions'
@@ -50,7 +52,7 @@ function collect (r: WalReader, start: bigint): { lsns: bigint[], ends: bigint[]
   return { lsns, ends, stop: res.stop, clean: res.clean, end: res.end }
 }
 
-function expectErr (fn: () => unknown, code: string, re: RegExp, extra: Record<string, unknown> = {}): PgRewindError {
+function expectErr (t: Tap, fn: () => unknown, code: string, re: RegExp, extra: Record<string, unknown> = {}): PgRewindError {
   try {
     fn()
   } catch (e) {
@@ -125,15 +127,15 @@ t.test('random access: page-start positions, prev-link rules', async t => {
   t.equal(atPage % BigInt(PAGE), 24n)
   t.equal(r.readRecord(atPage - 24n).lsn, atPage, 'a page-start LSN skips the page header')
   t.equal(r.readRecord(BigInt(SEG)).lsn, BigInt(SEG) + 40n, 'a segment-start LSN skips the long header')
-  expectErr(() => r.readRecord(atPage - 16n), 'WAL_INVALID_RECORD', /invalid record offset at .*: expected at least 24, got 8/)
-  expectErr(() => r.beginRead(b + 3n), 'INVALID_LSN', /not a valid record start/)
-  expectErr(() => r.beginRead(0n), 'INVALID_LSN', /not a valid record start/)
-  expectErr(() => { const x = reader(w.files()).r; x.next() }, 'INTERNAL', /not positioned/)
+  expectErr(t, () => r.readRecord(atPage - 16n), 'WAL_INVALID_RECORD', /invalid record offset at .*: expected at least 24, got 8/)
+  expectErr(t, () => r.beginRead(b + 3n), 'INVALID_LSN', /not a valid record start/)
+  expectErr(t, () => r.beginRead(0n), 'INVALID_LSN', /not a valid record start/)
+  expectErr(t, () => { const x = reader(w.files()).r; x.next() }, 'INTERNAL', /not positioned/)
   // a record pointing forward (xl_prev >= own LSN) is rejected in random access
   const w2 = new SynthWal(V, SEG)
   w2.append(heap(1))
   const bad = w2.append({ ...heap(2), prev: 0x7FFFFFFFn })
-  expectErr(() => reader(w2.files()).r.readRecord(bad), 'WAL_INVALID_RECORD', new RegExp(`record with incorrect prev-link 0/7FFFFFFF at ${formatLsn(bad)}`), { reason: 'bad-prev-link' })
+  expectErr(t, () => reader(w2.files()).r.readRecord(bad), 'WAL_INVALID_RECORD', new RegExp(`record with incorrect prev-link 0/7FFFFFFF at ${formatLsn(bad)}`), { reason: 'bad-prev-link' })
 })
 
 t.test('XLOG SWITCH jumps to the next segment', async t => {
@@ -197,7 +199,7 @@ t.test('timelines: per-segment file choice', async t => {
   const seen: bigint[] = []
   rb.walkBackward(w3.records[w3.records.length - 1], (rec, lsn) => { seen.push(lsn); return lsn === w1.records[0] })
   t.same(seen.reverse(), w3.records, 'backward walk across timelines')
-  expectErr(() => new WalReader(new MemoryWalSource(SEG, files), { version: V, segSize: SEG, timelines: hist, tliIndex: 5 }), 'INTERNAL', /out of range/)
+  expectErr(t, () => new WalReader(new MemoryWalSource(SEG, files), { version: V, segSize: SEG, timelines: hist, tliIndex: 5 }), 'INTERNAL', /out of range/)
   // a page from a lower timeline after a higher one: out-of-sequence
   const bad = new Map(files)
   const seg2 = Buffer.from(bad.get('000000030000000000000002')!)
@@ -353,12 +355,12 @@ t.test('end of WAL vs corruption', async t => {
     t.equal(g.stop.code, 'WAL_INVALID_PAGE')
     t.match(g.stop.message, /invalid magic number D110 in WAL segment 000000010000000000000001, LSN 0\/102000, offset 8192/)
     t.equal(g.clean, false)
-    expectErr(() => reader(w.files(), { sysid: 42n }).r.readRecord(w.records[150]), 'WAL_INVALID_PAGE',
+    expectErr(t, () => reader(w.files(), { sysid: 42n }).r.readRecord(w.records[150]), 'WAL_INVALID_PAGE',
       /WAL file is from different database system: WAL file database system identifier is 1311768467294899695, pg_control database system identifier is 42/,
       { reason: 'sysid-mismatch' })
     t.equal(reader(w.files(), { sysid: null }).r.readRecord(w.records[150]).lsn, w.records[150], 'sysid not checked when unknown')
     const f2 = mutate(w, b => b.writeUInt32LE(SEG * 2, 32))
-    expectErr(() => reader(f2).r.readRecord(w.records[150]), 'WAL_INVALID_PAGE', /incorrect segment size in page header/, { reason: 'segsize-mismatch' })
+    expectErr(t, () => reader(f2).r.readRecord(w.records[150]), 'WAL_INVALID_PAGE', /incorrect segment size in page header/, { reason: 'segsize-mismatch' })
   }
   // truncated segment file
   {
@@ -371,11 +373,11 @@ t.test('end of WAL vs corruption', async t => {
     t.equal(g.clean, false)
   }
   // a missing first segment
-  expectErr(() => reader(new Map()).r.readRecord(BigInt(SEG) + 40n), 'WAL_MISSING', /could not open file "000000010000000000000001"/, { cleanEnd: true })
+  expectErr(t, () => reader(new Map()).r.readRecord(BigInt(SEG) + 40n), 'WAL_MISSING', /could not open file "000000010000000000000001"/, { cleanEnd: true })
   // a source that throws something untyped
   const weird: WalPageSource = { readPage: () => { throw new Error('EIO boom') } }
-  expectErr(() => new WalReader(weird, { version: V, segSize: SEG }).readRecord(BigInt(SEG) + 40n), 'WAL_READ', /could not read file "000000010000000000000001": EIO boom/)
-  expectErr(() => new WalReader(weird, { version: V, segSize: 12345 }), 'INVALID_SEGMENT_SIZE', /invalid WAL segment size 12345/)
+  expectErr(t, () => new WalReader(weird, { version: V, segSize: SEG }).readRecord(BigInt(SEG) + 40n), 'WAL_READ', /could not read file "000000010000000000000001": EIO boom/)
+  expectErr(t, () => new WalReader(weird, { version: V, segSize: 12345 }), 'INVALID_SEGMENT_SIZE', /invalid WAL segment size 12345/)
 })
 
 t.test('readUntil (extractPageMap) and its end-point rule', async t => {
@@ -392,18 +394,18 @@ t.test('readUntil (extractPageMap) and its end-point rule', async t => {
   t.equal(r.endRecPtr, w.records[105])
   // at least one record is read even if start >= end
   const one: bigint[] = []
-  expectErr(() => r.readUntil(w.records[3], w.records[3], rec => one.push(rec.lsn)), 'WAL_END', new RegExp(`end pointer ${formatLsn(w.records[3])} is not a valid end point; expected ${formatLsn(w.records[4])}`))
+  expectErr(t, () => r.readUntil(w.records[3], w.records[3], rec => one.push(rec.lsn)), 'WAL_END', new RegExp(`end pointer ${formatLsn(w.records[3])} is not a valid end point; expected ${formatLsn(w.records[4])}`))
   t.same(one, [w.records[3]], 'one record was read')
   // an end point in the middle of a record
-  expectErr(() => r.readUntil(w.records[0], big + 100n, () => {}), 'WAL_END',
+  expectErr(t, () => r.readUntil(w.records[0], big + 100n, () => {}), 'WAL_END',
     new RegExp(`end pointer ${formatLsn(big + 100n)} is not a valid end point; expected ${formatLsn(w.records[101])}`), { reason: 'invalid-end-point' })
   // an end point beyond the end of WAL: the read error is reported at the current end
   const end = w.pos
-  expectErr(() => r.readUntil(w.records[0], end + 800n, () => {}), 'WAL_END',
+  expectErr(t, () => r.readUntil(w.records[0], end + 800n, () => {}), 'WAL_END',
     new RegExp(`^could not read WAL record at ${formatLsn(end)}: invalid record length at ${formatLsn(end)}: expected at least 24, got 0$`))
   // the first record unreadable: reported at the start point
-  expectErr(() => r.readUntil(end, end + 800n, () => {}), 'WAL_END', new RegExp(`^could not read WAL record at ${formatLsn(end)}:`))
-  expectErr(() => r.readOneRecordEnd(end), 'WAL_END', new RegExp(`^could not read WAL record at ${formatLsn(end)}: invalid record length`))
+  expectErr(t, () => r.readUntil(end, end + 800n, () => {}), 'WAL_END', new RegExp(`^could not read WAL record at ${formatLsn(end)}:`))
+  expectErr(t, () => r.readOneRecordEnd(end), 'WAL_END', new RegExp(`^could not read WAL record at ${formatLsn(end)}: invalid record length`))
 })
 
 t.test('findLastCheckpoint / walkBackward', async t => {
@@ -432,12 +434,12 @@ t.test('findLastCheckpoint / walkBackward', async t => {
   // the earlier segment is gone: pg_rewind's error
   const files = w.files()
   files.delete('000000010000000000000001')
-  const e = expectErr(() => reader(files).r.findLastCheckpoint(ck2), 'WAL_MISSING', /^could not find previous WAL record at 0\/1FFF[0-9A-F]+: could not open file "000000010000000000000001"/)
+  const e = expectErr(t, () => reader(files).r.findLastCheckpoint(ck2), 'WAL_MISSING', /^could not find previous WAL record at 0\/1FFF[0-9A-F]+: could not open file "000000010000000000000001"/)
   t.ok(typeof e.data?.file === 'string')
   // no checkpoint at all: walks back to the first record, whose prev points nowhere
   const w3 = new SynthWal(V, SEG)
   for (let i = 0; i < 5; i++) w3.append(heap(i))
-  expectErr(() => reader(w3.files()).r.findLastCheckpoint(w3.records[4]), 'INVALID_LSN', /not a valid record start/)
+  expectErr(t, () => reader(w3.files()).r.findLastCheckpoint(w3.records[4]), 'INVALID_LSN', /not a valid record start/)
 })
 
 t.test('findNextRecord skips continuation data', async t => {

@@ -2,8 +2,9 @@ import tap from 'tap'
 const t = tap
 import { PgRewindError } from '../lib/errors'
 import { versionInfo } from '../lib/format/versions'
+import { crc32c } from '../lib/format/crc32c'
 import {
-  decodeRecord, recordCrc, restoreUncompressedImage, validateRecordHeader, WalRecord, isValidRmid,
+  crc32cUpdateFast, decodeRecord, recordCrc, restoreUncompressedImage, validateRecordHeader, WalRecord, isValidRmid,
   BKPBLOCK_WILL_INIT
 } from '../lib/format/walrecord'
 import { encodeRecord, fixCrc } from './helpers/synthwal'
@@ -277,4 +278,22 @@ t.test('PG13/14 image bit layout: apply-only image must be full', async t => {
   const rec = decodeRecord(ok, 0, 0x1000028n, V13)
   t.equal(rec.blocks[0].applyImage, true)
   t.equal(rec.blocks[0].compression, 'none')
+})
+
+t.test('fast record CRC equals crc32c.ts for every length and alignment', async t => {
+  const big = Buffer.alloc(70000)
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761 >>> 13) & 0xFF
+  let mismatches = 0
+  let checks = 0
+  for (const len of [0, 1, 7, 15, 16, 63, 64, 65, 100, 255, 1000, 8191, 8192, 65536]) {
+    for (let off = 0; off < 9; off++) {
+      checks++
+      if (((crc32cUpdateFast(0xFFFFFFFF, big, off, off + len) ^ 0xFFFFFFFF) >>> 0) !== crc32c(big, off, off + len)) mismatches++
+      // the same bytes in a subarray of another (pooled, unaligned) buffer
+      const sub = Buffer.concat([Buffer.alloc(3), big.subarray(off, off + len)]).subarray(3)
+      if (((crc32cUpdateFast(0xFFFFFFFF, sub, 0, len) ^ 0xFFFFFFFF) >>> 0) !== crc32c(sub, 0, len)) mismatches++
+    }
+  }
+  t.equal(mismatches, 0, `${checks * 2} ranges`)
+  t.equal(recordCrc(WORKED, 0, 61), 0xF42D7E23)
 })

@@ -19,7 +19,7 @@ for (const major of majors) {
     t.equal(dry.code, 0, `dry run succeeds: ${dry.stderr.slice(-500)}`)
     t.match(dry.stderr, /servers diverged at WAL location [0-9A-F]+\/[0-9A-F]+ on timeline 1/)
     t.match(dry.stderr, /rewinding from last common checkpoint at [0-9A-F]+\/[0-9A-F]+ on timeline 1/)
-    t.match(dry.stderr, /debug: base\/\d+\/\d+ \((COPY_TAIL|TRUNCATE|NONE|COPY)\)\n.*debug: block \d+/, 'debug map lists relation files with their blocks')
+    t.match(dry.stderr, /pgrewind: base\/\d+\/\d+ \((COPY_TAIL|TRUNCATE|NONE|COPY)\)\npgrewind: block \d+/, 'debug map lists relation files with their blocks')
     t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'dry run leaves the target byte-identical')
     t.same(treeDiff(srcBefore, snapshotTree(pair.source.dataDir)), [], 'the source is never changed')
 

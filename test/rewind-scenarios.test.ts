@@ -2,7 +2,7 @@ import t from 'tap'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { Cluster, chownToRunner, compareContents, diverge, makeDir, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { Cluster, chownToRunner, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, setupPair, snapshotTree, treeDiff } from './harness'
 
 const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
 
@@ -92,37 +92,59 @@ for (const major of majors) {
     await p.stop()
   })
 
-  t.test(`PostgreSQL ${major}: WAL the source no longer has is kept; -c restores target WAL from an archive`, async t => {
-    const pair = await setupPair({ major, conf: { wal_keep_size: 0, max_wal_size: '32MB', min_wal_size: '32MB' } })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+  /** A pair whose new primary archives its WAL and then runs far enough ahead to recycle the common history. */
+  async function pairWithRecycledSourceWal (): Promise<{ pair: Awaited<ReturnType<typeof setupPair>>, archive: string }> {
+    const root = makeTempRoot()
+    const archive = makeDir(join(root, 'archive'))
+    const pair = await setupPair({
+      major,
+      root,
+      conf: { wal_keep_size: 0, max_wal_size: '32MB', min_wal_size: '32MB', archive_mode: true, archive_command: `test ! -f ${archive}/%f && cp %p ${archive}/%f` }
+    })
     await diverge(pair, { sourceStop: 'running' })
-    // The source moves on far enough to remove the WAL of the common history.
     for (let i = 0; i < 4; i++) {
       await pair.source.query(`SELECT pg_switch_wal(); INSERT INTO t_common SELECT g, 'more' FROM generate_series(${2000000 + i * 1000}, ${2000100 + i * 1000}) g`)
       await pair.source.checkpoint()
     }
     await pair.source.stop()
-    // The target's WAL goes to an archive; pgrewind must get it back with -c.
-    const archive = makeDir(join(pair.root, 'archive'))
+    return { pair, archive }
+  }
+
+  t.test(`PostgreSQL ${major}: WAL needed for recovery that the source no longer has is kept`, async t => {
+    const { pair, archive } = await pairWithRecycledSourceWal()
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy(); removeTree(pair.root) })
+    const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '--json'])
+    t.equal(r.code, 0, r.stderr.slice(-800))
+    const keep: string[] = JSON.parse(r.stdout).divergence.keepWal
+    t.ok(keep.length > 0, 'segments from the common checkpoint to the divergence are needed')
+    const missingOnSource = keep.filter(f => !existsSync(join(pair.source.dataDir, f)))
+    t.ok(missingOnSource.length > 0, 'the source no longer has some of them')
+    for (const f of keep) t.ok(existsSync(join(pair.target.dataDir, f)), `${f} kept on the target`)
+    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${archive}/%f %p'\narchive_mode = off\n`)
+    t.same(await rejoinAndCompare(pair.target, pair.source), [])
+  })
+
+  t.test(`PostgreSQL ${major}: -c restores the target's WAL from its archive`, async t => {
+    const { pair, archive } = await pairWithRecycledSourceWal()
+    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy(); removeTree(pair.root) })
+    // The target's own WAL was moved to its archive.
+    const targetArchive = makeDir(join(pair.root, 'target-archive'))
     const walDir = join(pair.target.dataDir, 'pg_wal')
-    const moved: string[] = []
-    for (const f of readdirSync(walDir)) {
-      if (/^[0-9A-F]{24}$/.test(f)) { renameSync(join(walDir, f), join(archive, f)); moved.push(f) }
-    }
-    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${archive}/%f %p'\n`)
+    for (const f of readdirSync(walDir)) if (/^[0-9A-F]{24}$/.test(f)) renameSync(join(walDir, f), join(targetArchive, f))
+    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${targetArchive}/%f %p'\n`)
+    const args = ['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '--pg-bindir', pair.target.binDir]
     const before = snapshotTree(pair.target.dataDir)
-    const noC = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir])
+    const noC = await pgrewind(args)
     t.equal(noC.code, 1, 'without -c the WAL is missing')
     t.match(noC.stderr, /could not (read|find previous) WAL record at/)
-    const dry = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '-c', '--dry-run', '--pg-bindir', pair.target.binDir])
+    t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'the failed run changed nothing')
+    const dry = await pgrewind([...args, '-c', '--dry-run'])
     t.equal(dry.code, 0, dry.stderr.slice(-800))
     t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'a dry run with -c restores nothing into the target')
-    const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '-c', '--pg-bindir', pair.target.binDir])
+    const r = await pgrewind([...args, '-c'])
     t.equal(r.code, 0, r.stderr.slice(-800))
-    // the rewound node recovers with the archive, as its operator would configure it
-    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${archive}/%f %p'\n`)
+    appendFileSync(join(pair.target.dataDir, 'postgresql.conf'), `restore_command = 'cp ${targetArchive}/%f %p || cp ${archive}/%f %p'\narchive_mode = off\n`)
     t.same(await rejoinAndCompare(pair.target, pair.source), [])
-    t.ok(moved.length > 0)
   })
 
   t.test(`PostgreSQL ${major}: a source file that grows during the run aborts it, a re-run completes`, async t => {
@@ -149,4 +171,3 @@ for (const major of majors) {
   })
 }
 
-void compareContents

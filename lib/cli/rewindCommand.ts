@@ -89,7 +89,8 @@ export async function rewindCommand (argv: string[]): Promise<number> {
       const mb = (n: number): number => Math.floor(n / (1024 * 1024))
       log.info(`need to copy ${mb(res.plan.totals.fetchBytes)} MB (total source directory size is ${mb(res.plan.totals.sourceBytes)} MB)`)
     }
-    if (o.debug) for (const line of formatDebugMap(res.plan.entries)) log.debug(line)
+    // the map without a "debug:" tag, exactly as pg_rewind prints it, so the two diff cleanly
+    if (o.debug) for (const line of formatDebugMap(res.plan.entries)) process.stderr.write(`${PROG}: ${line}\n`)
     if (o.progress) meter.update({ phase: 'applyPlan', done: res.apply.bytesFetched, total: res.plan.totals.fetchBytes }, true)
   }
   if (res.plan.rewindNeeded) log.info("Done!")

@@ -243,6 +243,15 @@ export class Cluster {
     this.appendConf({ port: this.port, unix_socket_directories: this.socketDir })
   }
 
+  /** An independent copy of this (stopped) cluster under another name, port and socket. */
+  clone (name: string): Cluster {
+    if (this.running) throw new Error(`cannot clone running cluster ${this.name}`)
+    const c = new Cluster(this.major, name, this.root, false, this.binDir)
+    copyDataDir(this.dataDir, c.dataDir, join(this.root, `${name}.tblspc`))
+    c.reassertLocalConf()
+    return c
+  }
+
   /** Configure this (stopped) data dir to stream from `primary` on its next start. */
   followPrimary (primary: Cluster): void {
     writeFileSync(join(this.dataDir, 'standby.signal'), '')

@@ -68,15 +68,27 @@ export class SegmentFiles implements WalPageSource {
     if (this.bufStart >= 0 && offsetInSegment >= this.bufStart && end <= this.bufStart + this.bufLen) {
       return this.buf.subarray(offsetInSegment - this.bufStart, this.bufLen)
     }
+    if (length > this.chunkSize) {
+      // larger than a chunk (the WAL reader never asks for this): a one-off buffer
+      const once = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.segSize - offsetInSegment)))
+      return once.subarray(0, this.readInto(once, offsetInSegment, name))
+    }
     // aligned chunks, so that walking backwards re-reads little
     let start = offsetInSegment - (offsetInSegment % this.chunkSize)
     if (end > start + this.chunkSize) start = offsetInSegment
-    const want = Math.min(this.chunkSize, this.segSize - start)
-    let got = 0
     this.bufStart = -1
+    const got = this.readInto(this.buf.subarray(0, Math.min(this.chunkSize, this.segSize - start)), start, name)
+    this.bufStart = start
+    this.bufLen = got
+    const from = Math.min(offsetInSegment - start, got)
+    return this.buf.subarray(from, got)
+  }
+
+  private readInto (dst: Buffer, position: number, name: string): number {
+    let got = 0
     try {
-      while (got < want) {
-        const n = readSync(this.fd, this.buf, got, want - got, start + got)
+      while (got < dst.length) {
+        const n = readSync(this.fd, dst, got, dst.length - got, position + got)
         if (n === 0) break
         got += n
       }
@@ -84,10 +96,7 @@ export class SegmentFiles implements WalPageSource {
       const err = e as NodeJS.ErrnoException
       throw new PgRewindError('WAL_READ', `could not read file "${this.fdPath}": ${err.message}`, { data: { file: name, errno: err.code } })
     }
-    this.bufStart = start
-    this.bufLen = got
-    const from = Math.min(offsetInSegment - start, got)
-    return this.buf.subarray(from, got)
+    return got
   }
 
   close (): void {
