@@ -1,7 +1,10 @@
 import t from 'tap'
-import { parseWalFileName, segNoToLsn, formatLsn } from '../lib/format/lsn'
+import { parseWalFileName, segNoToLsn, formatLsn, walFileName } from '../lib/format/lsn'
 import { SUPPORTED_MAJORS, versionInfo } from '../lib/format/versions'
-import { WalReader } from '../lib/format/walreader'
+import { MemoryWalSource, WalReader } from '../lib/format/walreader'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PgRewindError } from '../lib/errors'
 import { restoreUncompressedImage, XLR_SPECIAL_REL_UPDATE } from '../lib/format/walrecord'
 import {
   dbaseKind, decodeCheckpointRecord, decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop, decodeEndOfRecovery,
@@ -138,6 +141,31 @@ for (const major of majors) {
     t.ok(n.origin >= 1, 'replication origin block')
     t.same(files.openedFiles.filter(f => f.startsWith('00000002')), [], 'no segment needed from timeline 2 (both switches are in one segment)')
     t.ok(files.openedFiles.some(f => f.startsWith('00000003')), 'the switch segment is read from timeline 3')
+
+    // deterministic corruption of the real segments (in memory): typed errors at the right place
+    const mem = new Map<string, Buffer>()
+    for (const f of segmentFiles(w.walDir)) mem.set(f, readFileSync(join(w.walDir, f)))
+    const lsns: bigint[] = []
+    new WalReader(new MemoryWalSource(w.segSize, mem), { version: vi, segSize: w.segSize, sysid: w.sysid, timelines: hist }).scanToEnd(start, r => { if (lsns.length < 3000) lsns.push(r.lsn) })
+    const victim = lsns[2500]
+    const vname = walFileName(1, victim / BigInt(w.segSize), w.segSize)
+    const voff = Number(victim % BigInt(w.segSize))
+    const scan = (files: Map<string, Buffer>): { stop: PgRewindError, clean: boolean, end: bigint } =>
+      new WalReader(new MemoryWalSource(w.segSize, files), { version: vi, segSize: w.segSize, sysid: w.sysid, timelines: hist }).scanToEnd(start)
+    const patched = (f: (b: Buffer) => Buffer): Map<string, Buffer> => new Map(mem).set(vname, f(Buffer.from(mem.get(vname)!)))
+    let c = scan(patched(b => { b[voff + 24] ^= 0x40; return b }))
+    t.same([c.stop.code, c.stop.data?.lsn, c.clean, c.end], ['WAL_CRC', formatLsn(victim), false, victim], 'flipped body byte: CRC error at that record')
+    c = scan(patched(b => { b[voff + 17] = 99; return b }))
+    t.same([c.stop.code, c.stop.data?.reason], ['WAL_INVALID_RECORD', 'bad-rmid'], 'garbage rmgr id')
+    c = scan(patched(b => { const p = voff - (voff % 8192); b.writeUInt16LE(0xD000, p); return b }))
+    t.same([c.stop.code, c.stop.data?.reason, c.clean], ['WAL_INVALID_PAGE', 'bad-magic', false], 'wrong page magic')
+    c = scan(patched(b => b.subarray(0, voff - (voff % 8192))))
+    t.same([c.stop.code, c.clean], ['WAL_READ', false], 'truncated segment')
+    const nextSeg = victim / BigInt(w.segSize) + 1n
+    c = scan(new Map([...mem].filter(([k]) => k !== walFileName(1, nextSeg, w.segSize))))
+    t.equal(c.stop.code, 'WAL_MISSING', 'missing next segment')
+    t.ok(c.end <= nextSeg * BigInt(w.segSize), 'the scan ends in the segment before')
+    t.equal(c.clean, c.end === nextSeg * BigInt(w.segSize), 'clean only if no record was cut at the segment boundary')
 
     // pg_rewind's operations on this WAL
     const r2 = new WalReader(new SegmentFiles(w.walDir, w.segSize), { version: vi, segSize: w.segSize, sysid: w.sysid, timelines: hist, tliIndex: 0 })

@@ -481,3 +481,29 @@ t.test('a large record does not leave a large buffer behind', async t => {
   t.ok((r as unknown as { asm: Buffer }).asm.length <= 64 * 1024, 'assembly buffer shrinks back')
   t.equal(r.readRecPtr, small)
 })
+
+t.test('record header split by a page boundary: length checks before assembly', async t => {
+  const w = new SynthWal(V, SEG)
+  for (let i = 0; i < 10; i++) w.append(heap(i))
+  positionAt(w, PAGE - 8)
+  const at = w.pos
+  const raw = Buffer.alloc(100)
+  raw.writeUInt32LE(100, 0)
+  w.writeRaw(raw)
+  const files = w.files()
+  const seg = files.get('000000010000000000000001')!
+  const off = Number(at % BigInt(SEG))
+  const contHdr = off + 8
+  // xl_tot_len < 24 with only 8 bytes on the page
+  seg.writeUInt32LE(10, off)
+  let g = collect(reader(files).r, w.records[0])
+  t.equal(g.stop.code, 'WAL_INVALID_RECORD')
+  t.match(g.stop.message, new RegExp(`invalid record length at ${formatLsn(at)}: expected at least 24, got 10`))
+  // an absurd length whose continuation page agrees: refused before allocating
+  seg.writeUInt32LE(0x50000000, off)
+  seg.writeUInt32LE(0x50000000 - 8, contHdr + 16)
+  g = collect(reader(files).r, w.records[0])
+  t.equal(g.stop.code, 'WAL_INVALID_RECORD')
+  t.match(g.stop.message, new RegExp(`record length 1342177280 at ${formatLsn(at)} too long`))
+  t.equal(g.stop.data?.reason, 'too-long')
+})

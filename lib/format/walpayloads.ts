@@ -10,6 +10,8 @@ import { MAX_BUILTIN_RMID, type VersionInfo } from './versions'
  * Per-version codes come from versions.ts.
  */
 
+export { XLR_SPECIAL_REL_UPDATE } from './walrecord'
+
 // ── resource managers ─────────────────────────────────────────────────────────────
 
 export const RM_XLOG_ID = 0

@@ -6,7 +6,7 @@ import {
 } from './walpage'
 import {
   checkAndDecodeRecord, invalidLengthError, MAX_RECORD_LENGTH, recordDecodeContext, SIZE_OF_XLOG_RECORD,
-  validateRecordHeader, WalRecord, type RecordDecodeContext
+  u32, validateRecordHeader, WalRecord, type RecordDecodeContext
 } from './walrecord'
 import { decodeCheckpointRecord, isCheckpointRecord, RM_XLOG_ID, XLOG_SWITCH } from './walpayloads'
 import { XLOG_BLCKSZ, type VersionInfo } from './versions'
@@ -256,7 +256,7 @@ export class WalReader {
       }
       const pbuf = this.pbuf
       const at = this.poff + recOff
-      const totLen = pbuf.readUInt32LE(at)
+      const totLen = u32(pbuf, at)
       const avail = BLCKSZ - recOff
       let gotHeader = false
       if (avail >= SIZE_OF_XLOG_RECORD) {

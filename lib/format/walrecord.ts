@@ -139,6 +139,11 @@ export interface WalRecordJson {
 
 const PAGES_PER_4G = 0x100000000 / XLOG_BLCKSZ
 
+/** little-endian u32 without Buffer's argument validation (callers check bounds) */
+export function u32 (b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
+}
+
 /** A decoded record. Positions are kept as (page index, offset in page) numbers: exact for any 64-bit LSN. */
 export class WalRecord {
   /** start of the record: page index (LSN / 8192) and offset in that page */
@@ -167,12 +172,14 @@ export class WalRecord {
   mainDataLength = 0
   /** highest block_id in use, −1 if none */
   maxBlockId = -1
-  /** block references in header order (ascending block_id) */
-  blocks: BlockRef[] = []
+  /** block references in header order (ascending block_id); read-only, reused between records */
+  blocks: readonly BlockRef[] = []
   /** Σ image lengths (pg_waldump's "rec" length is totLen − fpiLength) */
   fpiLength = 0
 
   private readonly pool: BlockRef[] = []
+  /** one array per block count, sharing the pooled BlockRefs: no allocation per record */
+  private readonly byCount: Array<readonly BlockRef[] | undefined> = []
 
   get lsn (): Lsn {
     return BigInt(this.lsnPage) * BigInt(XLOG_BLCKSZ) + BigInt(this.lsnOff)
@@ -206,16 +213,26 @@ export class WalRecord {
     return null
   }
 
-  /** @internal */
-  takeBlock (): BlockRef {
-    const i = this.blocks.length
+  /** @internal the i-th pooled block reference */
+  blockAt (i: number): BlockRef {
     let b = this.pool[i]
     if (b === undefined) {
       b = new BlockRef(this)
       this.pool.push(b)
     }
-    this.blocks.push(b)
     return b
+  }
+
+  /** @internal */
+  setBlockCount (n: number): void {
+    if (this.blocks.length === n) return
+    let a = this.byCount[n]
+    if (a === undefined) {
+      for (let i = 0; i < n; i++) this.blockAt(i)
+      a = this.pool.slice(0, n)
+      this.byCount[n] = a
+    }
+    this.blocks = a
   }
 
   setLsn (lsn: Lsn): void {
@@ -294,15 +311,15 @@ export function invalidLengthError (page: number, off: number, totLen: number): 
  */
 export function validateRecordHeader (buf: Buffer, off: number, recPage: number, recOff: number,
   expectedPrevPage: number | null, expectedPrevOff: number, vi: VersionInfo): number {
-  const totLen = buf.readUInt32LE(off)
+  const totLen = u32(buf, off)
   if (totLen < SIZE_OF_XLOG_RECORD) throw invalidLengthError(recPage, recOff, totLen)
   const rmid = buf[off + 17]
   if (!isValidRmid(rmid, vi)) {
     const at = lsnText(recPage, recOff)
     throw new PgRewindError('WAL_INVALID_RECORD', `invalid resource manager ID ${rmid} at ${at}`, { data: { lsn: at, reason: 'bad-rmid', cleanEnd: false } })
   }
-  const prevLo = buf.readUInt32LE(off + 8)
-  const prevHi = buf.readUInt32LE(off + 12)
+  const prevLo = u32(buf, off + 8)
+  const prevHi = u32(buf, off + 12)
   const recHi = Math.floor(recPage / PAGES_PER_4G)
   const recLo = (recPage - recHi * PAGES_PER_4G) * XLOG_BLCKSZ + recOff
   let ok: boolean
@@ -322,66 +339,9 @@ export function validateRecordHeader (buf: Buffer, off: number, recPage: number,
   return totLen
 }
 
-// ── record CRC: the hot loop of every WAL scan ──────────────────────────────────
-// crc32c.ts is the general CRC-32C (byte loads, slicing-by-8). Record bodies are long
-// and 8-aligned in their buffers, so here the same polynomial runs slicing-by-16 over
-// 32-bit little-endian word loads through one cached Int32Array view per ArrayBuffer:
-// about 1.8x faster on WAL (bench/waldecode.ts). Cross-checked against crc32c.ts in
-// test/format-walrecord.test.ts.
-
-const CRC_TABLES: Uint32Array[] = (() => {
-  const t: Uint32Array[] = []
-  for (let k = 0; k < 16; k++) t.push(new Uint32Array(256))
-  for (let i = 0; i < 256; i++) {
-    let c = i
-    for (let j = 0; j < 8; j++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82F63B78 : c >>> 1
-    t[0][i] = c >>> 0
-  }
-  for (let i = 0; i < 256; i++) {
-    for (let k = 1; k < 16; k++) t[k][i] = ((t[k - 1][i] >>> 8) ^ t[0][t[k - 1][i] & 0xFF]) >>> 0
-  }
-  return t
-})()
-const [C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15] = CRC_TABLES
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
-
-let wordsOf: ArrayBufferLike | null = null
-let words: Int32Array<ArrayBufferLike> = new Int32Array(0)
-
-/** Running (unfinished) CRC-32C of buf[start, end), fast path for long ranges. */
-export function crc32cUpdateFast (crc: number, buf: Uint8Array, start: number, end: number): number {
-  if (end - start < 64 || !LITTLE_ENDIAN) return crc32cUpdate(crc, buf, start, end)
-  let c = crc | 0
-  let i = start
-  while (((buf.byteOffset + i) & 3) !== 0) c = C0[(c ^ buf[i++]) & 0xFF] ^ (c >>> 8)
-  const ab = buf.buffer
-  if (ab !== wordsOf) {
-    wordsOf = ab
-    words = new Int32Array(ab, 0, ab.byteLength >> 2)
-  }
-  const w = words
-  let k = (buf.byteOffset + i) >> 2
-  const n16 = (end - i) >> 4
-  const stop = k + n16 * 4
-  while (k < stop) {
-    const a = w[k] ^ c
-    const b = w[k + 1]
-    const d = w[k + 2]
-    const e = w[k + 3]
-    c = C15[a & 0xFF] ^ C14[(a >>> 8) & 0xFF] ^ C13[(a >>> 16) & 0xFF] ^ C12[a >>> 24] ^
-      C11[b & 0xFF] ^ C10[(b >>> 8) & 0xFF] ^ C9[(b >>> 16) & 0xFF] ^ C8[b >>> 24] ^
-      C7[d & 0xFF] ^ C6[(d >>> 8) & 0xFF] ^ C5[(d >>> 16) & 0xFF] ^ C4[d >>> 24] ^
-      C3[e & 0xFF] ^ C2[(e >>> 8) & 0xFF] ^ C1[(e >>> 16) & 0xFF] ^ C0[e >>> 24]
-    k += 4
-  }
-  i += n16 * 16
-  while (i < end) c = C0[(c ^ buf[i++]) & 0xFF] ^ (c >>> 8)
-  return c >>> 0
-}
-
 /** CRC-32C over bytes [24, totLen) then [0, 20) of the record at buf[start..]. */
 export function recordCrc (buf: Uint8Array, start: number, totLen: number): number {
-  let crc = crc32cUpdateFast(CRC32C_INIT, buf, start + SIZE_OF_XLOG_RECORD, start + totLen)
+  let crc = crc32cUpdate(CRC32C_INIT, buf, start + SIZE_OF_XLOG_RECORD, start + totLen)
   crc = crc32cUpdate(crc, buf, start, start + XL_CRC_OFFSET)
   return (crc ^ 0xFFFFFFFF) >>> 0
 }
@@ -393,7 +353,7 @@ export function recordCrc (buf: Uint8Array, start: number, totLen: number): numb
 export function checkAndDecodeRecord (rec: WalRecord, ctx: RecordDecodeContext): void {
   const buf = rec.buf
   const s = rec.start
-  const stored = buf.readUInt32LE(s + XL_CRC_OFFSET)
+  const stored = u32(buf, s + XL_CRC_OFFSET)
   const crc = recordCrc(buf, s, rec.totLen)
   if (crc !== stored) {
     throw recErr(rec, `incorrect resource manager data checksum in record at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'bad-crc', 'WAL_CRC')
@@ -410,19 +370,19 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
   const buf = rec.buf
   const s = rec.start
   const totLen = rec.totLen
-  rec.xid = buf.readUInt32LE(s + 4)
-  rec.prevLo = buf.readUInt32LE(s + 8)
-  rec.prevHi = buf.readUInt32LE(s + 12)
+  rec.xid = u32(buf, s + 4)
+  rec.prevLo = u32(buf, s + 8)
+  rec.prevHi = u32(buf, s + 12)
   rec.info = buf[s + 16]
   rec.rmid = buf[s + 17]
-  rec.crc = buf.readUInt32LE(s + 20)
+  rec.crc = u32(buf, s + 20)
   rec.origin = 0
   rec.toplevelXid = 0
   rec.mainDataLength = 0
   rec.mainDataOffset = s + totLen
   rec.maxBlockId = -1
-  rec.blocks.length = 0
   rec.fpiLength = 0
+  let nblocks = 0
 
   let p = s + SIZE_OF_XLOG_RECORD
   const end = s + totLen
@@ -441,7 +401,7 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
       break
     } else if (blockId === XLR_BLOCK_ID_DATA_LONG) {
       if (end - p < 4) throw shortData(rec)
-      rec.mainDataLength = buf.readUInt32LE(p)
+      rec.mainDataLength = u32(buf, p)
       p += 4
       datatotal += rec.mainDataLength
       break
@@ -451,7 +411,7 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
       p += 2
     } else if (blockId === XLR_BLOCK_ID_TOPLEVEL_XID && ctx.vi.hasToplevelXidBlock) {
       if (end - p < 4) throw shortData(rec)
-      rec.toplevelXid = buf.readUInt32LE(p)
+      rec.toplevelXid = u32(buf, p)
       p += 4
     } else if (blockId <= XLR_MAX_BLOCK_ID) {
       if (blockId <= rec.maxBlockId) {
@@ -459,7 +419,7 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
       }
       rec.maxBlockId = blockId
       if (end - p < 3) throw shortData(rec)
-      const b = rec.takeBlock()
+      const b = rec.blockAt(nblocks++)
       b.id = blockId
       const ff = buf[p]
       b.forkFlags = ff
@@ -523,15 +483,16 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
         if (compressed && b.imageLength === BLCKSZ) {
           throw recErr(rec, `BKPIMAGE_COMPRESSED set, but block image length ${b.imageLength} at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'bad-compressed-length')
         }
+        // (unreachable after the check above, as in xlogreader.c; kept for fidelity)
         if (!hasHole && !compressed && b.imageLength !== BLCKSZ) {
           throw recErr(rec, `neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is ${b.imageLength} at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'bad-image-length')
         }
       }
       if ((ff & BKPBLOCK_SAME_REL) === 0) {
         if (end - p < 12) throw shortData(rec)
-        spc = buf.readUInt32LE(p)
-        db = buf.readUInt32LE(p + 4)
-        relNo = buf.readUInt32LE(p + 8)
+        spc = u32(buf, p)
+        db = u32(buf, p + 4)
+        relNo = u32(buf, p + 8)
         p += 12
         haveRel = true
       } else if (!haveRel) {
@@ -541,16 +502,21 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
       b.dbOid = db
       b.relNumber = relNo
       if (end - p < 4) throw shortData(rec)
-      b.blockNumber = buf.readUInt32LE(p)
+      b.blockNumber = u32(buf, p)
       p += 4
     } else {
       throw recErr(rec, `invalid block_id ${blockId} at ${lsnText(rec.lsnPage, rec.lsnOff)}`, 'invalid-block-id')
     }
   }
-  if (end - p !== datatotal) throw shortData(rec)
+  if (end - p !== datatotal) {
+    rec.setBlockCount(0)
+    throw shortData(rec)
+  }
+  rec.setBlockCount(nblocks)
 
   // payloads: per block image then data, in header order; then main data
-  for (const b of rec.blocks) {
+  for (let i = 0; i < nblocks; i++) {
+    const b = rec.blocks[i]
     if (b.hasImage) {
       b.imageOffset = p
       p += b.imageLength
