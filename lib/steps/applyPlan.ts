@@ -4,12 +4,23 @@ import { BLCKSZ } from '../format/versions'
 import { dataDirModes } from '../source/localfs'
 import { FetchRequest } from '../source/types'
 import { TargetWriter } from '../target/writer'
+import { PathOp } from '../target/pathsafety'
+import { PlanEntry } from './filemap'
 import { clusterIdentity, readClusterInfo } from './clusterinfo'
 import { checkSourceUnchanged, planDigest } from './buildPlan'
 import { checkNotRunning, openSourceChecked } from './findDivergence'
 import { localReader } from './localread'
 import { checkTargetUnchanged } from './scanWal'
 import { ApplyResult, Plan, Ports, StepInput } from './types'
+
+function pathOp (e: PlanEntry): PathOp {
+  switch (e.action) {
+    case 'create': return e.type === 'symlink' ? 'symlink creation' : 'directory creation'
+    case 'remove': return e.type === 'symlink' ? 'symlink removal' : e.type === 'dir' ? 'directory removal' : 'removal'
+    case 'truncate': return 'truncation'
+    default: return 'open'
+  }
+}
 
 export function requirePlan (input: StepInput): Plan {
   const plan = input.plan
@@ -62,6 +73,7 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
   try {
     const src = await readClusterInfo(p => source.readFile(p), 'source')
     checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
+    writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
 
     for (const e of plan.entries) {
       ports.checkCancelled?.()

@@ -210,6 +210,20 @@ export class TargetWriter {
   }
 
   close (): void { this.closeOpen() }
+
+  /**
+   * Check every path of a batch before the first change, so that one bad name in a
+   * plan (from a hostile source, or a hand-edited plan) leaves the target untouched.
+   */
+  precheck (ops: Iterable<{ path: string, op: PathOp, linkTarget?: string }>): void {
+    for (const o of ops) {
+      this.check(o.path, o.op)
+      if (o.op === 'symlink creation') {
+        if (!symlinkAllowedAt(o.path)) throw unsafePath(o.path, o.op, 'PostgreSQL keeps symbolic links only in pg_tblspc/<oid> and pg_wal.')
+        checkLinkTarget(o.path, o.linkTarget ?? '')
+      }
+    }
+  }
 }
 
 export function fsyncDir (dir: string): void {
