@@ -57,7 +57,9 @@ export function runCrashRecovery (postgres: string, pgdata: string, configFile?:
     }
   }
   try {
-    const args = ['--single', '-F', '-D', pgdata, ...configArgs(configFile), 'template1']
+    // without -F (unlike pg_rewind): recovery's own writes are then durable when it
+    // exits, so the rewind only has to sync what it changes itself
+    const args = ['--single', '-D', pgdata, ...configArgs(configFile), 'template1']
     const r = spawnSync(postgres, args, { input: '', encoding: 'utf8', timeout: 3600_000 })
     if (r.status !== 0) {
       throw new PgRewindError('CRASH_RECOVERY_FAILED', 'postgres single-user mode in target cluster failed', {

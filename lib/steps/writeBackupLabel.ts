@@ -2,7 +2,7 @@ import { PgRewindError } from '../errors'
 import { DBState, serializeControlFile } from '../format/controlfile'
 import { lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
 import { dataDirModes } from '../source/localfs'
-import { syncDataDir } from '../target/sync'
+import { syncChanges, syncSetOf } from '../target/sync'
 import { TargetWriter } from '../target/writer'
 import { requirePlan } from './applyPlan'
 import { clusterIdentity, ClusterInfo, readClusterInfo } from './clusterinfo'
@@ -50,6 +50,16 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
   const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
   checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+  const sync = opts.noSync !== true
+
+  // The data the plan wrote is made durable first: a crash after this point leaves
+  // a target whose pg_control still says it is the old cluster (and can be rewound
+  // again), never one that claims to be rewound over data that was lost.
+  const synced = !dryRun && sync && plan.entries.length > 0
+  if (synced) {
+    ports.log.info('syncing target data directory')
+    await syncChanges(pgdata, syncSetOf(plan.entries), opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
+  }
 
   let label: string | null = null
   if (plan.rewindNeeded && plan.backupLabel !== null) {
@@ -67,14 +77,11 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
     }
     ports.log.info('creating backup label and updating control file')
     label = backupLabelText(plan.backupLabel, target.control.xlogSegSize, new Date())
-    writer.writeFileDurably('backup_label', label, { sync: opts.noSync !== true })
-    writer.writeFileDurably('global/pg_control', rewoundControlFile(src), { sync: opts.noSync !== true })
+    // backup_label before pg_control: until pg_control is replaced, the target is
+    // still the old cluster, and a stale backup_label is excluded by a re-run.
+    writer.writeFileDurably('backup_label', label, { sync })
+    writer.writeFileDurably('global/pg_control', rewoundControlFile(src), { sync })
   }
   writer.close()
-  const synced = !dryRun && opts.noSync !== true && (plan.rewindNeeded || plan.entries.length > 0)
-  if (synced) {
-    ports.log.info('syncing target data directory')
-    await syncDataDir(pgdata, opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
-  }
   return { backupLabel: label, controlFileUpdated: label !== null && !dryRun, synced }
 }

@@ -1,37 +1,35 @@
 import { spawnSync } from 'node:child_process'
-import { promises as fsp, realpathSync, readdirSync, lstatSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { promises as fsp, realpathSync, readdirSync, lstatSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { PgRewindError } from '../errors'
 
 /**
- * Make the rewound data directory durable, as pg_rewind's final sync does: every
- * file and directory, following pg_wal and the tablespace links. `fsync` issues the
+ * Make what the rewind changed durable. pg_rewind fsyncs the whole data directory
+ * because it ran single-user crash recovery with fsync off; we run it with fsync on,
+ * so only the files and directories the plan touched need it. `fsync` issues those
  * fsyncs concurrently (the kernel and the disk merge them far better than one at a
  * time); `syncfs` syncs each file system involved once (Linux), via coreutils'
  * `sync --file-system`.
  */
 export type SyncMethod = 'fsync' | 'syncfs'
 
-function collect (root: string): { files: string[], dirs: string[], roots: string[] } {
-  const files: string[] = []
-  const dirs: string[] = []
-  const roots = [root]
-  const walk = (dir: string, depth: number, rel: string): void => {
-    dirs.push(dir)
-    for (const name of readdirSync(dir)) {
-      const full = join(dir, name)
-      const relPath = rel === '' ? name : `${rel}/${name}`
-      let st = lstatSync(full)
-      if (st.isSymbolicLink() && (relPath === 'pg_wal' || /^pg_tblspc\/[^/]+$/.test(relPath))) {
-        roots.push(realpathSync(full))
-        st = statSync(full)
-      }
-      if (st.isDirectory()) walk(full, depth + 1, relPath)
-      else if (st.isFile()) files.push(full)
-    }
-  }
-  walk(root, 0, '')
-  return { files, dirs, roots }
+export interface SyncSet {
+  /** relative paths of files written or truncated */
+  files: string[]
+  /** relative paths of directories whose entries changed ('' = the data directory) */
+  dirs: string[]
+}
+
+/** The data directory, pg_wal and every tablespace: the file systems a rewind touches. */
+function fileSystemRoots (pgdata: string): string[] {
+  const roots = [pgdata]
+  const wal = join(pgdata, 'pg_wal')
+  if (lstatSync(wal).isSymbolicLink()) roots.push(realpathSync(wal))
+  const tbl = join(pgdata, 'pg_tblspc')
+  try {
+    for (const n of readdirSync(tbl)) roots.push(realpathSync(join(tbl, n)))
+  } catch { /* no tablespaces */ }
+  return roots
 }
 
 async function fsyncPath (path: string, isDir: boolean): Promise<void> {
@@ -41,7 +39,7 @@ async function fsyncPath (path: string, isDir: boolean): Promise<void> {
     await fh.sync()
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return
+    if (code === 'ENOENT') return // removed by the plan after it was written
     // some file systems refuse fsync on a directory opened read-only
     if (isDir && (code === 'EBADF' || code === 'EINVAL')) return
     throw new PgRewindError('TARGET_IO', `could not fsync ${isDir ? 'directory' : 'file'} "${path}": ${(e as Error).message}`)
@@ -50,16 +48,19 @@ async function fsyncPath (path: string, isDir: boolean): Promise<void> {
   }
 }
 
-export async function syncDataDir (pgdata: string, method: SyncMethod = 'fsync', onProgress?: (done: number, total: number) => void): Promise<void> {
-  const { files, dirs, roots } = collect(pgdata)
+export async function syncChanges (pgdata: string, set: SyncSet, method: SyncMethod = 'fsync', onProgress?: (done: number, total: number) => void): Promise<void> {
   if (method === 'syncfs') {
-    for (const r of roots) {
+    for (const r of fileSystemRoots(pgdata)) {
       const res = spawnSync('sync', ['--file-system', r], { encoding: 'utf8' })
       if (res.status !== 0) throw new PgRewindError('TARGET_IO', `could not synchronize file system for "${r}": ${res.stderr}`)
     }
     return
   }
-  const work: Array<[string, boolean]> = [...files.map(f => [f, false] as [string, boolean]), ...dirs.reverse().map(d => [d, true] as [string, boolean])]
+  // files first, then the directories holding their names
+  const work: Array<[string, boolean]> = [
+    ...set.files.map(f => [join(pgdata, f), false] as [string, boolean]),
+    ...[...set.dirs].sort((a, b) => b.length - a.length).map(d => [d === '' ? pgdata : join(pgdata, d), true] as [string, boolean])
+  ]
   let next = 0
   let done = 0
   const worker = async (): Promise<void> => {
@@ -72,4 +73,17 @@ export async function syncDataDir (pgdata: string, method: SyncMethod = 'fsync',
   }
   await Promise.all(Array.from({ length: 16 }, worker))
   onProgress?.(work.length, work.length)
+}
+
+/** What a plan's entries touch: written files, and the directories whose entries change. */
+export function syncSetOf (entries: Array<{ path: string, action: string, type: string, blocks?: unknown }>): SyncSet {
+  const files = new Set<string>()
+  const dirs = new Set<string>()
+  const parent = (p: string): string => { const d = dirname(p); return d === '.' ? '' : d }
+  for (const e of entries) {
+    if (e.action === 'copy' || e.action === 'copy_tail' || e.action === 'truncate' || e.blocks !== undefined) files.add(e.path)
+    if (e.action === 'copy' || e.action === 'create' || e.action === 'remove') dirs.add(parent(e.path))
+    if (e.action === 'create' && e.type === 'dir') dirs.add(e.path)
+  }
+  return { files: [...files], dirs: [...dirs] }
 }

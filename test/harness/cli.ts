@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto'
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { run, RunResult } from '../../lib/pg/proc'
 
+/** The project root: this file runs from test/harness or, compiled, dist/test/harness. */
+function projectRoot (): string {
+  let d = __dirname
+  while (!existsSync(join(d, 'package.json'))) d = dirname(d)
+  return d
+}
+
 /** The compiled CLI (npm test builds first), run as the unprivileged user when root. */
-export const CLI = join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js')
+export const CLI = join(projectRoot(), 'dist', 'lib', 'cli', 'main.js')
 
 export async function pgrewind (args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return await run(process.execPath, [CLI, ...args], { env, timeoutMs: 600_000 })

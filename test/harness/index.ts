@@ -32,11 +32,11 @@ export async function loadWorkload (c: Cluster, scale: number, opts: { transacti
   const deb = debianPg15()
   const conn = ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres']
   if (deb !== null) {
-    await runOk(join(deb, 'pgbench'), [...conn, '-i', '-q', '-s', String(scale), 'postgres'])
+    if (scale > 0) await runOk(join(deb, 'pgbench'), [...conn, '-i', '-q', '-s', String(scale), 'postgres'])
     if (opts.transactions !== undefined) await runOk(join(deb, 'pgbench'), [...conn, '-n', '-c', '2', '-t', String(opts.transactions), 'postgres'])
     return
   }
-  await c.query(`
+  if (scale > 0) await c.query(`
     CREATE TABLE IF NOT EXISTS pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
     INSERT INTO pgbench_accounts SELECT g, 1, 0, '' FROM generate_series(1, ${scale * 100000}) g;`)
   if (opts.transactions !== undefined) {
