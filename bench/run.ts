@@ -23,13 +23,13 @@ function arg (name: string, def: string): string {
   return i >= 0 ? process.argv[i + 1] : def
 }
 
-interface Measure { wall: number, rssMb: number }
+interface Measure { wall: number, rssMb: number, stdout: string }
 
 async function timed (cmd: string, args: string[]): Promise<Measure> {
   const r = await run('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { timeoutMs: 3600_000 })
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(r.stderr)
   if (r.code !== 0 || m === null) throw new Error(`${cmd} failed (${r.code}): ${r.stderr.slice(-2000)}`)
-  return { wall: Number(m[1]), rssMb: Number(m[2]) / 1024 }
+  return { wall: Number(m[1]), rssMb: Number(m[2]) / 1024, stdout: r.stdout }
 }
 
 async function main (): Promise<void> {
@@ -63,9 +63,15 @@ async function main (): Promise<void> {
         spawnSync('sync')
         try {
           const args = ['-D', tgt.dataDir, '--source-pgdata', src.dataDir]
-          const m = tool === 'pgrewind' ? await timed(process.execPath, [CLI, ...args]) : await timed(join(DEB, 'pg_rewind'), args)
+          const m = tool === 'pgrewind' ? await timed(process.execPath, [CLI, ...args, '--json']) : await timed(join(DEB, 'pg_rewind'), args)
           results[tool].push(m)
-          console.log(`  run ${i + 1} ${tool.padEnd(16)} ${m.wall.toFixed(2).padStart(7)} s  ${m.rssMb.toFixed(1).padStart(7)} MB peak RSS`)
+          let detail = ''
+          if (tool === 'pgrewind') {
+            const j = JSON.parse(m.stdout)
+            detail = '  (' + Object.entries(j.timings as Record<string, number>).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ') +
+              ` ms; ${Math.round(j.plan.totals.fetchBytes / 1048576)} MB fetched, ${j.scan.records} WAL records)`
+          }
+          console.log(`  run ${i + 1} ${tool.padEnd(16)} ${m.wall.toFixed(2).padStart(7)} s  ${m.rssMb.toFixed(1).padStart(7)} MB peak RSS${detail}`)
           if (verify) {
             const d = await rejoinAndCompare(tgt, src)
             if (d.length > 0) throw new Error(`${tool}: contents differ after the rewind: ${d.join('; ')}`)

@@ -30,44 +30,52 @@ export class LocalSource implements RewindSource {
   }
 
   async fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void): Promise<void> {
-    for (const req of requests) {
-      shouldStop?.()
-      this.fetchOne(req, sink, onBytes)
+    // changed blocks come as many ranges of one file: open it once for all of them
+    let openPath: string | null = null
+    let fd = -1
+    try {
+      for (const req of requests) {
+        shouldStop?.()
+        if (req.path !== openPath) {
+          if (fd >= 0) closeSync(fd)
+          fd = -1
+          openPath = null
+          const full = join(this.pgdata, req.path)
+          try {
+            fd = openSync(full, 'r')
+          } catch (e) {
+            throw new PgRewindError('SOURCE_IO', `could not open source file "${full}": ${(e as Error).message}`, { data: { path: req.path } })
+          }
+          openPath = req.path
+        }
+        this.fetchOne(fd, req, sink, onBytes)
+      }
+    } finally {
+      if (fd >= 0) closeSync(fd)
     }
   }
 
-  private fetchOne (req: FetchRequest, sink: ChunkSink, onBytes?: (n: number) => void): void {
-    const full = join(this.pgdata, req.path)
-    let fd: number
-    try {
-      fd = openSync(full, 'r')
-    } catch (e) {
-      throw new PgRewindError('SOURCE_IO', `could not open source file "${full}": ${(e as Error).message}`, { data: { path: req.path } })
+  private fetchOne (fd: number, req: FetchRequest, sink: ChunkSink, onBytes?: (n: number) => void): void {
+    let pos = req.offset
+    const end = req.offset + req.length
+    while (pos < end || req.wholeFile === true) {
+      const want = req.wholeFile === true ? CHUNK : Math.min(CHUNK, end - pos)
+      const n = readSync(fd, this.buf, 0, want, pos)
+      if (n === 0) break
+      if (req.wholeFile === true && pos + n > end) {
+        throw new PgRewindError('SOURCE_CHANGED',
+          `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, more copied`,
+          { data: { path: req.path, expected: req.length } })
+      }
+      // the sink must consume (write) the chunk before we reuse the buffer
+      sink(req, pos, this.buf.subarray(0, n))
+      onBytes?.(n)
+      pos += n
     }
-    try {
-      let pos = req.offset
-      const end = req.offset + req.length
-      while (pos < end || req.wholeFile === true) {
-        const want = req.wholeFile === true ? CHUNK : Math.min(CHUNK, end - pos)
-        const n = readSync(fd, this.buf, 0, want, pos)
-        if (n === 0) break
-        if (req.wholeFile === true && pos + n > end) {
-          throw new PgRewindError('SOURCE_CHANGED',
-            `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, more copied`,
-            { data: { path: req.path, expected: req.length } })
-        }
-        // the sink must consume (write) the chunk before we reuse the buffer
-        sink(req, pos, this.buf.subarray(0, n))
-        onBytes?.(n)
-        pos += n
-      }
-      if (pos !== end) {
-        throw new PgRewindError('SOURCE_CHANGED', req.wholeFile === true
-          ? `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, ${pos - req.offset} copied`
-          : `unexpected EOF while reading file "${req.path}"`, { data: { path: req.path, expected: end, got: pos } })
-      }
-    } finally {
-      closeSync(fd)
+    if (pos !== end) {
+      throw new PgRewindError('SOURCE_CHANGED', req.wholeFile === true
+        ? `size of source file "${req.path}" changed concurrently: ${req.length} bytes expected, ${pos - req.offset} copied`
+        : `unexpected EOF while reading file "${req.path}"`, { data: { path: req.path, expected: end, got: pos } })
     }
   }
 

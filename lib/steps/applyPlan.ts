@@ -22,16 +22,21 @@ function pathOp (e: PlanEntry): PathOp {
   }
 }
 
+// Plans already checked in this process (the one-shot CLI passes the same object on):
+// hashing a big plan's canonical JSON again would cost more than the check is worth.
+const verified = new WeakMap<Plan, string>()
+
 export function requirePlan (input: StepInput): Plan {
   const plan = input.plan
   if (plan === undefined) throw new PgRewindError('INVALID_PARAMS', 'a plan is required (the result of buildPlan)')
-  const digest = planDigest(plan)
+  const digest = verified.get(plan) === plan.digest ? plan.digest : planDigest(plan)
   if (digest !== plan.digest) {
     throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
       detail: `Its content hashes to ${digest}, but it says ${plan.digest}.`,
       hint: 'The plan was modified after it was built; build it again.'
     })
   }
+  verified.set(plan, digest)
   let same = false
   try { same = realpathSync(plan.target.pgdata) === realpathSync(input.target.pgdata) } catch { same = false }
   if (!same) {
@@ -46,6 +51,13 @@ export function requirePlan (input: StepInput): Plan {
  * truncations and removals last. pg_control is not touched here (writeBackupLabel
  * does that last), so until then the target is still recognisably the old one and
  * the same plan can be applied again.
+ *
+ * Fetches are queued across entries, as pg_rewind does: the entries are walked
+ * lazily as the source asks for more requests, each entry's action done when it is
+ * reached (a directory is created before any request for a file in it is queued; a
+ * copied file is emptied before its data is requested). A local source reads each
+ * request at once; a server keeps several batches in flight. Truncations and
+ * removals wait until every fetch has finished.
  */
 export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyResult> {
   const plan = requirePlan(input)
@@ -70,16 +82,20 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
     }
   }
   const sink = (req: FetchRequest, off: number, data: Buffer): void => writer.writeAt(req.path, off, data)
-  try {
-    const src = await readClusterInfo(p => source.readFile(p), 'source')
-    checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
-    writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
+  // a file the running source no longer has: pg_rewind 14+ removes it on the target too
+  const vanished = (path: string): void => {
+    ports.log.debug(`file "${path}" was removed on the source while it was copied; removing it on the target`)
+    writer.removeFile(path)
+  }
+  const isLast = (e: PlanEntry): boolean => e.action === 'truncate' || e.action === 'remove'
 
+  function * requests (): Generator<FetchRequest> {
     for (const e of plan.entries) {
       ports.checkCancelled?.()
-      const reqs: FetchRequest[] = []
-      for (const [a, b] of e.blocks ?? []) reqs.push({ path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ })
-      if (reqs.length > 0) await source.fetch(reqs, sink, onBytes)
+      // changed blocks of a file that is going away need not be fetched
+      if (e.action !== 'remove') {
+        for (const [a, b] of e.blocks ?? []) yield { path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ }
+      }
       switch (e.action) {
         case 'create':
           if (e.type === 'dir') writer.mkdir(e.path)
@@ -87,24 +103,33 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
           break
         case 'copy':
           writer.open(e.path, true)
-          await source.fetch([{ path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }], sink, onBytes)
+          yield { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }
           break
         case 'copy_tail': {
           const from = e.targetSize ?? 0
-          await source.fetch([{ path: e.path, offset: from, length: (e.sourceSize ?? 0) - from }], sink, onBytes)
+          yield { path: e.path, offset: from, length: (e.sourceSize ?? 0) - from }
           break
         }
-        case 'truncate':
-          writer.truncate(e.path, e.sourceSize ?? 0)
-          break
-        case 'remove':
-          if (e.type === 'dir') writer.removeDir(e.path)
-          else if (e.type === 'symlink') writer.removeSymlink(e.path)
-          else writer.removeFile(e.path)
-          break
-        case 'none':
+        default:
           break
       }
+      if (!isLast(e)) applied++
+    }
+  }
+
+  try {
+    const src = await readClusterInfo(p => source.readFile(p), 'source')
+    checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
+    writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
+
+    await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished)
+    for (const e of plan.entries) {
+      if (!isLast(e)) continue
+      ports.checkCancelled?.()
+      if (e.action === 'truncate') writer.truncate(e.path, e.sourceSize ?? 0)
+      else if (e.type === 'dir') writer.removeDir(e.path)
+      else if (e.type === 'symlink') writer.removeSymlink(e.path)
+      else writer.removeFile(e.path)
       applied++
     }
     writer.close()
