@@ -47,6 +47,13 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'SOURCE_CONNECTION'
   | 'SOURCE_PRIVILEGES'
+  // server source (--source-server)
+  | 'CONNSTR_INVALID'
+  | 'SOURCE_IN_RECOVERY'
+  | 'SOURCE_SETTINGS'
+  | 'SOURCE_QUERY'
+  | 'SOURCE_PROTOCOL'
+  | 'SOURCE_STATE'
   | 'RUN_AS_ROOT'
   | 'INTERNAL'
 

@@ -14,16 +14,20 @@ for (const major of majors) {
     // P → S1 promoted (timeline 2) → S2, a standby of S1, promoted (timeline 3) while
     // S1 goes on writing: S1 is rewound from S2; their common timeline is 2.
     const p = await Cluster.init({ major, name: 'p' })
-    t.teardown(async () => { await p.destroy() })
+    const nodes: Cluster[] = []
+    // the standbys live in p's root: stop them before it is removed
+    t.teardown(async () => { for (const n of nodes) await n.destroy(); await p.destroy() })
     await p.start()
     await p.query("CREATE TABLE h (id int, v text); INSERT INTO h SELECT g, 'p' FROM generate_series(1, 3000) g")
     const s1 = await p.createStandby('s1')
+    nodes.push(s1)
     await p.waitForReplay(s1)
     await p.stop()
     await s1.promote()
     await s1.query("INSERT INTO h SELECT g, 's1' FROM generate_series(3001, 4000) g")
     await s1.checkpoint()
     const s2 = await s1.createStandby('s2')
+    nodes.push(s2)
     await s1.waitForReplay(s2)
     await s2.promote()
     await s2.query("UPDATE h SET v = 's2' WHERE id % 5 = 0")

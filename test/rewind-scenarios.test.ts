@@ -71,12 +71,15 @@ for (const major of majors) {
     // P primary with standbys S1 and S2; S1 is promoted, S2 keeps following P past
     // the fork, then is rewound from S1 (pg_rewind's t/008).
     const p = await Cluster.init({ major, name: 'p' })
-    t.teardown(async () => { await p.destroy() })
+    const nodes: Cluster[] = []
+    // the standbys live in p's root: stop them before it is removed
+    t.teardown(async () => { for (const n of nodes) await n.destroy(); await p.destroy() })
     await p.start()
     await p.query('CREATE TABLE tbl (id int, v text); INSERT INTO tbl SELECT g, \'a\' FROM generate_series(1, 5000) g')
     await p.checkpoint()
     const s1 = await p.createStandby('s1')
     const s2 = await p.createStandby('s2')
+    nodes.push(s1, s2)
     await p.waitForReplay(s1)
     await p.waitForReplay(s2)
     await s1.promote()

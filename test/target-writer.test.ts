@@ -7,7 +7,8 @@ import { TargetWriter } from '../lib/target/writer'
 import { planDigest } from '../lib/steps/buildPlan'
 import { applyPlan } from '../lib/steps/applyPlan'
 import { buildPlan } from '../lib/steps/buildPlan'
-import { findDivergence, localSourceOpener } from '../lib/steps/findDivergence'
+import { findDivergence } from '../lib/steps/findDivergence'
+import { openSource } from '../lib/source/open'
 import { scanWal } from '../lib/steps/scanWal'
 import { Plan, Ports, silentLogger } from '../lib/steps/types'
 import { diverge, setupPair, snapshotTree, treeDiff } from './harness'
@@ -87,7 +88,7 @@ t.test('tampered, hostile and stale plans change nothing', async t => {
   const pair = await setupPair({ major: 18 })
   t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
   await diverge(pair)
-  const ports: Ports = { log: silentLogger, openSource: localSourceOpener }
+  const ports: Ports = { log: silentLogger, openSource: async spec => await openSource(spec) }
   const input = { target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir } }
   const divergence = await findDivergence(input, ports)
   const scan = await scanWal({ ...input, divergence }, ports)
@@ -112,4 +113,15 @@ t.test('tampered, hostile and stale plans change nothing', async t => {
   await pair.target.start()
   await pair.target.stop()
   t.equal(await errCode(plan), 'PLAN_STALE', 'a plan for a target that changed since is refused')
+})
+
+t.test('re-applying a symlink creation is a no-op; a different link is an error', async t => {
+  const { root, pgdata } = fresh(t)
+  mkdirSync(join(pgdata, 'pg_tblspc'))
+  mkdirSync(join(root, 'ts'))
+  mkdirSync(join(root, 'other'))
+  const w = new TargetWriter(pgdata, { dryRun: false, dirMode: 0o700, fileMode: 0o600 })
+  w.symlink('pg_tblspc/1', join(root, 'ts'))
+  t.equal(code(() => w.symlink('pg_tblspc/1', join(root, 'ts'))), 'no error', 'same link again (an interrupted run re-applied)')
+  t.equal(code(() => w.symlink('pg_tblspc/1', join(root, 'other'))), 'TARGET_IO', 'a link to somewhere else is not silently kept')
 })

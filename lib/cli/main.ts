@@ -2,7 +2,9 @@
 import { asPgRewindError } from '../errors'
 import { drillCommand } from '../drill/drill'
 import { printError } from './output'
+import { applyCommand, planCommand } from './planCommand'
 import { REWIND_HELP, rewindCommand } from './rewindCommand'
+import { rpcCommand } from './rpcCommand'
 
 const VERSION = '0.1.0'
 
@@ -12,6 +14,9 @@ async function main (argv: string[]): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-V') { process.stdout.write(`pgrewind (PostgreSQL 13-18) ${VERSION}\n`); return 0 }
   switch (argv[0]) {
     case 'drill': return await drillCommand(argv.slice(1), process.argv[1])
+    case 'rpc': return await rpcCommand(argv.slice(1), VERSION)
+    case 'plan': return await planCommand(argv.slice(1))
+    case 'apply': return await applyCommand(argv.slice(1))
     default: return await rewindCommand(argv)
   }
 }

@@ -1,4 +1,5 @@
 import { basename } from 'node:path'
+import { hintFor } from '../errorcodes'
 import { PgRewindError } from '../errors'
 import { Logger, Progress } from '../steps/types'
 
@@ -16,10 +17,12 @@ export function stderrLogger (debug: boolean, write: (s: string) => void = s => 
   }
 }
 
+/** message, detail, and the error's hint or else its code's (lib/errorcodes.ts, the README's table). */
 export function printError (e: PgRewindError, write: (s: string) => void = s => process.stderr.write(s)): void {
   write(`${PROG}: error: ${e.message}\n`)
   if (e.detail !== undefined) write(`${PROG}: detail: ${e.detail}\n`)
-  if (e.hint !== undefined) write(`${PROG}: hint: ${e.hint}\n`)
+  const hint = hintFor(e)
+  if (hint !== undefined) write(`${PROG}: hint: ${hint}\n`)
 }
 
 /**

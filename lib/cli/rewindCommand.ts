@@ -1,8 +1,10 @@
 import { PgRewindError } from '../errors'
 import { formatDebugMap } from '../steps/filemap'
-import { localSourceOpener } from '../steps/findDivergence'
+import { connStringHasSecret } from '../pg/conninfo'
+import { openSource } from '../source/open'
 import { rewind } from '../steps/rewind'
-import { Ports, StepInput, StepOptions } from '../steps/types'
+import { Plan, Ports, Progress, StepInput, StepOptions } from '../steps/types'
+import { RecoveryConfResult, writeRecoveryConf } from '../steps/writeRecoveryConf'
 import { parseArgs, REWIND_OPTIONS } from './args'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 
@@ -33,7 +35,7 @@ Options:
   -V, --version                  output version information, then exit
   -?, --help                     show this help, then exit
 
-Subcommands: rpc, plan, apply, drill, verify, rollback (see README).
+Subcommands: rpc, plan, apply, drill (see README).
 `
 
 export function optionsFrom (opts: Map<string, string | true>): { input: StepInput, progress: boolean, debug: boolean, json: boolean, writeRecoveryConf: boolean } {
@@ -66,8 +68,24 @@ export function optionsFrom (opts: Map<string, string | true>): { input: StepInp
   }
 }
 
+/**
+ * A password in --source-server stays readable in our own command line (ps,
+ * /proc/<pid>/cmdline) for as long as we run: replace the visible command line
+ * with one where the connection string is masked. (Better still: PGPASSWORD or a
+ * password file, which never appear in any argv.)
+ */
+function hideSecretsFromCommandLine (argv: string[]): void {
+  const masked = argv.map((a, i) => {
+    if (a.startsWith('--source-server=')) return connStringHasSecret(a.slice(16)) ? '--source-server=<hidden>' : a
+    if (i > 0 && argv[i - 1] === '--source-server') return connStringHasSecret(a) ? '<hidden>' : a
+    return a
+  })
+  if (masked.some((a, i) => a !== argv[i])) process.title = [PROG, ...masked].join(' ')
+}
+
 /** `pgrewind [pg_rewind options]`: the one-shot rewind, pg_rewind's messages and exit codes. */
 export async function rewindCommand (argv: string[]): Promise<number> {
+  hideSecretsFromCommandLine(argv)
   const { opts, positional } = parseArgs(argv, REWIND_OPTIONS, PROG)
   if (positional.length > 0) {
     throw new PgRewindError('USAGE', `too many command-line arguments (first is "${positional[0]}")`, { hint: `Try "${PROG} --help" for more information.` })
@@ -78,30 +96,51 @@ export async function rewindCommand (argv: string[]): Promise<number> {
   }
   const log = stderrLogger(o.debug)
   const meter = new ProgressMeter()
+  let connected = false
+  let copied: Progress | null = null
   const ports: Ports = {
     log: o.progress || o.debug ? log : { ...log, info: m => { if (ALWAYS_INFO.some(p => m.startsWith(p))) log.info(m) } },
-    progress: o.progress ? p => meter.update(p) : undefined,
-    openSource: localSourceOpener
-  }
-  const res = await rewind(o.input, ports, undefined)
-  if (res.plan.rewindNeeded) {
-    if (o.progress) {
-      const mb = (n: number): number => Math.floor(n / (1024 * 1024))
-      log.info(`need to copy ${mb(res.plan.totals.fetchBytes)} MB (total source directory size is ${mb(res.plan.totals.sourceBytes)} MB)`)
+    progress: o.progress
+      ? p => {
+        if (p.phase === 'applyPlan') copied = p
+        meter.update(p)
+      }
+      : undefined,
+    openSource: async spec => {
+      const s = await openSource(spec, { debug: m => log.debug(m), warn: m => log.warn(m) })
+      // each step opens the source anew; pg_rewind says this once
+      if (s.kind === 'server' && !connected) {
+        connected = true
+        ports.log.info('connected to server')
+      }
+      return s
     }
-    // the map without a "debug:" tag, exactly as pg_rewind prints it, so the two diff cleanly
-    if (o.debug) for (const line of formatDebugMap(res.plan.entries)) process.stderr.write(`${PROG}: ${line}\n`)
-    if (o.progress) meter.update({ phase: 'applyPlan', done: res.apply.bytesFetched, total: res.plan.totals.fetchBytes }, true)
   }
-  if (res.plan.rewindNeeded) log.info("Done!")
+  const mb = (n: number): number => Math.floor(n / (1024 * 1024))
+  let rewinding = false
+  const onPlan = (plan: Plan): void => {
+    rewinding = plan.rewindNeeded
+    if (!plan.rewindNeeded) return
+    if (o.progress) log.info(`need to copy ${mb(plan.totals.fetchBytes)} MB (total source directory size is ${mb(plan.totals.sourceBytes)} MB)`)
+    // the map without a "debug:" tag, exactly as pg_rewind prints it, so the two diff cleanly
+    if (o.debug) for (const line of formatDebugMap(plan.entries)) process.stderr.write(`${PROG}: ${line}\n`)
+  }
+  // the meter's last line right after the copy, as pg_rewind prints it
+  const onStep = (name: string): void => { if (name === 'applyPlan' && rewinding && copied !== null) meter.update(copied, true) }
+  const res = await rewind(o.input, ports, onStep, onPlan)
+  // -R also after "no rewind required" (the node must still follow the source), never in a dry run
+  let recoveryConf: RecoveryConfResult | null = null
+  if (o.writeRecoveryConf && o.input.options?.dryRun !== true) recoveryConf = await writeRecoveryConf(o.input, ports)
+  if (res.plan.rewindNeeded) log.info('Done!')
   if (o.json) {
     process.stdout.write(JSON.stringify({
       rewindNeeded: res.plan.rewindNeeded,
       divergence: res.divergence,
       scan: { ...res.scan, changedBlocks: undefined },
-      plan: { digest: res.plan.digest, totals: res.plan.totals, backupLabel: res.plan.backupLabel },
+      plan: { digest: res.plan.digest, totals: res.plan.totals, backupLabel: res.plan.backupLabel, source: res.plan.source.description },
       apply: res.apply,
       finish: res.finish,
+      recoveryConf,
       timings: res.timings
     }) + '\n')
   }

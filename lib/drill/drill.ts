@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { SUPPORTED_MAJORS } from '../format/versions'
 import { childEnv, spawnIdentity, unprivilegedUser } from '../pg/runas'
-import { localSourceOpener } from '../steps/findDivergence'
+import { openSource } from '../source/open'
 import { rewind } from '../steps/rewind'
 import { Logger } from '../steps/types'
 import { diverge, rejoinAndCompare, setupPair } from './scenario'
@@ -32,7 +32,7 @@ export async function runDrill (o: DrillOptions): Promise<boolean> {
     await step('promote standby, write on both sides, stop', async () => await diverge(pair, { targetStop: 'clean', sourceStop: 'clean' }))
     const quiet: Logger = { info () {}, debug () {}, warn () {} }
     const res = await rewind({ target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir }, options: {} },
-      { log: quiet, openSource: localSourceOpener },
+      { log: quiet, openSource: async spec => await openSource(spec) },
       (name, ms) => o.log(`  ${('rewind: ' + name).padEnd(44)} ${String(Math.round(ms)).padStart(6)} ms`))
     o.log(`    diverged at ${res.divergence.divergeLsn} on timeline ${res.divergence.divergeTli}; ` +
       `${res.scan.records} WAL records, ${res.scan.blocks} changed blocks; ${res.plan.totals.entries} file actions, ` +

@@ -1,3 +1,4 @@
+import { ControlFile } from '../format/controlfile'
 import { Lsn } from '../format/lsn'
 
 /**
@@ -23,14 +24,22 @@ export interface FetchRequest {
   offset: number
   length: number
   /**
-   * Copy the whole file: `length` is the size seen when the file was listed and the
-   * copy must end exactly there, else the source changed under us (an error naming
-   * the file: a silently short or long copy is a corrupted target).
+   * Copy the whole file; `length` is the size seen when the file was listed. A local
+   * (stopped) source must still have exactly that size, else it changed under us (an
+   * error naming the file). A running server's files may change while we read them,
+   * as pg_rewind 14+ allows: a file that vanished is removed on the target (see
+   * `onVanished`), a shorter one is copied as it is now, a small one (≤ 1 MiB) that
+   * grew is copied whole; WAL replay repairs relation files.
    */
   wholeFile?: boolean
 }
 
-/** Receives fetched bytes; called in request order, chunks ascending within a request. */
+/**
+ * Receives fetched bytes (each chunk is written at its offset, so the order does not
+ * matter): the local source calls it in request order; the server source in request
+ * order within one connection, with several connections interleaving. `data` is only
+ * valid during the call.
+ */
 export type ChunkSink = (req: FetchRequest, fileOffset: number, data: Buffer) => void
 
 export interface RewindSource {
@@ -40,8 +49,21 @@ export interface RewindSource {
   listFiles (): Promise<FileEntry[]>
   /** a small whole file: pg_control, a history file */
   readFile (path: string): Promise<Buffer>
-  fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void): Promise<void>
-  /** server source: where its WAL ends now (insert LSN, or replay point of a standby) */
-  currentEndLsn? (): Promise<Lsn>
+  /**
+   * Fetch the requested ranges. `requests` may be a lazy iterable: it is consumed in
+   * order, one request at a time, and only as far as the source is ready for more
+   * (the caller may act on the target between requests). `shouldStop` throws to
+   * cancel; `onVanished` is told about a file the running source no longer has.
+   */
+  fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void,
+    onVanished?: (path: string) => void): Promise<void>
+  /**
+   * Server source: where the rewound target must replay to before it is consistent,
+   * given the source's control file read after the copy (pg_rewind's rule: a
+   * standby's minRecoveryPoint, a primary's current WAL insert location).
+   */
+  currentEndLsn? (control: ControlFile): Promise<{ lsn: Lsn, tli: number }>
+  /** Server source: -R's primary_conninfo, and the same with secrets masked. */
+  standbyConninfo? (): { conninfo: string, redacted: string }
   close (): Promise<void>
 }

@@ -3,15 +3,15 @@ import { PgRewindError } from '../errors'
 import { BLCKSZ } from '../format/versions'
 import { dataDirModes } from '../source/localfs'
 import { FetchRequest } from '../source/types'
-import { TargetWriter } from '../target/writer'
+import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
 import { PathOp } from '../target/pathsafety'
 import { PlanEntry } from './filemap'
-import { clusterIdentity, readClusterInfo } from './clusterinfo'
+import { ClusterInfo, clusterIdentity, readClusterInfo } from './clusterinfo'
 import { checkSourceUnchanged, planDigest } from './buildPlan'
 import { checkNotRunning, openSourceChecked } from './findDivergence'
 import { localReader } from './localread'
 import { checkTargetUnchanged } from './scanWal'
-import { ApplyResult, Plan, Ports, StepInput } from './types'
+import { ApplyResult, Plan, Ports, StepInput, StepOptions } from './types'
 
 function pathOp (e: PlanEntry): PathOp {
   switch (e.action) {
@@ -25,6 +25,20 @@ function pathOp (e: PlanEntry): PathOp {
 // Plans already checked in this process (the one-shot CLI passes the same object on):
 // hashing a big plan's canonical JSON again would cost more than the check is worth.
 const verified = new WeakMap<Plan, string>()
+
+/**
+ * What applyPlan and writeBackupLabel start from: a verified plan, and its target,
+ * stopped and still exactly as the plan saw it.
+ */
+export async function plannedTarget (input: StepInput): Promise<{ plan: Plan, opts: StepOptions, dryRun: boolean, pgdata: string, target: ClusterInfo }> {
+  const plan = requirePlan(input)
+  const opts = input.options ?? {}
+  const pgdata = input.target.pgdata
+  checkNotRunning(pgdata, 'target')
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+  return { plan, opts, dryRun: opts.dryRun === true, pgdata, target }
+}
 
 export function requirePlan (input: StepInput): Plan {
   const plan = input.plan
@@ -54,19 +68,16 @@ export function requirePlan (input: StepInput): Plan {
  *
  * Fetches are queued across entries, as pg_rewind does: the entries are walked
  * lazily as the source asks for more requests, each entry's action done when it is
- * reached (a directory is created before any request for a file in it is queued; a
- * copied file is emptied before its data is requested). A local source reads each
- * request at once; a server keeps several batches in flight. Truncations and
- * removals wait until every fetch has finished.
+ * reached (a directory is created before any request for a file in it is queued).
+ * A local source reads each request at once; a server keeps several batches in
+ * flight. Unlike pg_rewind, a copied file is emptied only when its data arrives
+ * (not when it is queued), copies into pg_wal/ go through a temporary name until
+ * every fetch has finished, and truncations and removals come after that: a run
+ * interrupted while copying (the source server stopped, the network dropped) leaves
+ * the target's own WAL as it was, so the next run can analyse the target again.
  */
 export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyResult> {
-  const plan = requirePlan(input)
-  const opts = input.options ?? {}
-  const dryRun = opts.dryRun === true
-  const pgdata = input.target.pgdata
-  checkNotRunning(pgdata, 'target')
-  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
-  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+  const { plan, opts, dryRun, pgdata } = await plannedTarget(input)
 
   const source = await openSourceChecked(input, ports)
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
@@ -81,10 +92,35 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
       ports.progress({ phase: 'applyPlan', done: bytesFetched, total })
     }
   }
-  const sink = (req: FetchRequest, off: number, data: Buffer): void => writer.writeAt(req.path, off, data)
+  // Whole-file copies into pg_wal/ are written under a temporary name and put in
+  // place only after every fetch: the target's own WAL, which the analysis reads,
+  // stays intact if the run is interrupted (other files are replaced in place:
+  // creating a new file for each of them is much slower on some file systems).
+  const dest = (path: string): string => path.startsWith('pg_wal/') ? `${path}${TEMP_SUFFIX}` : path
+  const copies = new Set(plan.entries.filter(e => e.action === 'copy').map(e => e.path))
+  // copies not written to yet: emptied when their first data arrives (and not
+  // before: an interrupted run leaves the files it did not reach as they were)
+  const unopened = new Set(copies)
+  const sink = (req: FetchRequest, off: number, data: Buffer): void => {
+    if (req.wholeFile !== true) return writer.writeAt(req.path, off, data)
+    if (unopened.delete(req.path)) writer.open(dest(req.path), true)
+    writer.writeAt(dest(req.path), off, data)
+  }
+  const vanishedCopies = new Set<string>()
   // a file the running source no longer has: pg_rewind 14+ removes it on the target too
   const vanished = (path: string): void => {
     ports.log.debug(`file "${path}" was removed on the source while it was copied; removing it on the target`)
+    if (!copies.has(path)) {
+      writer.removeFile(path)
+      return
+    }
+    vanishedCopies.add(path)
+    const opened = !unopened.delete(path)
+    if (dest(path) !== path) {
+      // drop what was fetched of it; the target's own WAL file goes after the fetch
+      if (opened) writer.removeFile(dest(path))
+      return
+    }
     writer.removeFile(path)
   }
   const isLast = (e: PlanEntry): boolean => e.action === 'truncate' || e.action === 'remove'
@@ -102,7 +138,6 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
           else if (e.type === 'symlink') writer.symlink(e.path, e.linkTarget ?? '')
           break
         case 'copy':
-          writer.open(e.path, true)
           yield { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }
           break
         case 'copy_tail': {
@@ -123,6 +158,15 @@ export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyR
     writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
 
     await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished)
+    for (const path of copies) {
+      if (vanishedCopies.has(path)) {
+        writer.removeFile(path)
+        continue
+      }
+      // a local source sends no chunk for an empty file
+      if (unopened.delete(path)) writer.open(dest(path), true)
+      if (dest(path) !== path) writer.commitStaged(path)
+    }
     for (const e of plan.entries) {
       if (!isLast(e)) continue
       ports.checkCancelled?.()

@@ -3,6 +3,7 @@ import { parseWalFileName } from '../format/lsn'
 import { isRelationDataFile } from '../format/relpath'
 import { VersionInfo, BLCKSZ } from '../format/versions'
 import { FileEntry, FileType } from '../source/types'
+import { TEMP_SUFFIX } from '../target/writer'
 import { BlockRanges, clipRanges, iterBlocks, rangesCount } from './blockranges'
 
 /**
@@ -38,15 +39,14 @@ const EXCLUDED_FILES = new Set([
 const EXCLUDED_PREFIXES = ['pg_internal.init']
 // Top-level directories whose contents are runtime state, not data.
 const EXCLUDED_DIR_CONTENTS = ['pg_stat_tmp', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']
-/** our own temp files (a durable write interrupted) */
-const OWN_TEMP_SUFFIX = '.pgrewind.tmp'
 
 export function isExcluded (path: string): boolean {
   if (path.includes('/pgsql_tmp') || path.startsWith('pgsql_tmp')) return true
   const base = path.slice(path.lastIndexOf('/') + 1)
   if (EXCLUDED_FILES.has(base)) return true
   if (EXCLUDED_PREFIXES.some(p => base.startsWith(p))) return true
-  if (base.endsWith(OWN_TEMP_SUFFIX)) return true
+  // our own temporary files, left by an interrupted run
+  if (base.endsWith(TEMP_SUFFIX)) return true
   return EXCLUDED_DIR_CONTENTS.some(d => path.startsWith(d + '/'))
 }
 

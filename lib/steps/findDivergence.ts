@@ -3,7 +3,6 @@ import { isCleanShutdown } from '../format/controlfile'
 import { formatLsn } from '../format/lsn'
 import { findCommonAncestor, TimelineHistoryEntry } from '../format/timeline'
 import { findPostgres, readRestoreCommand, runCrashRecovery, runningPostmasterPid } from '../pg/postgres'
-import { LocalSource } from '../source/local'
 import { RewindSource } from '../source/types'
 import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from './clusterinfo'
 import { localReader } from './localread'
@@ -76,22 +75,25 @@ export async function findDivergence (input: StepInput, ports: Ports): Promise<D
   let target = await readClusterInfo(readTarget, 'target')
   let crashRecovered = false
 
-  if (!isCleanShutdown(target.control.state) && opts.noEnsureShutdown !== true) {
-    if (opts.dryRun === true) {
-      throw new PgRewindError('TARGET_NOT_CLEAN', 'target server must be shut down cleanly', {
-        detail: 'The target was not shut down cleanly; a real run would first complete its crash recovery in single-user mode, which a dry run does not do.',
-        hint: 'Run without --dry-run, or start and cleanly stop the target first.'
-      })
-    }
-    const postgres = findPostgres(pgdata, target.version.major, opts.pgBindir)
-    ports.log.info(`executing "${postgres}" for target server to complete crash recovery`)
-    runCrashRecovery(postgres, pgdata, opts.configFile)
-    target = await readClusterInfo(readTarget, 'target')
-    crashRecovered = true
-  }
-
+  // The source first: a source that cannot be used (unreachable, missing privileges,
+  // a standby on 13, a running local copy) must be refused before crash recovery
+  // changes the target.
   const source = await openSourceChecked(input, ports)
   try {
+    if (!isCleanShutdown(target.control.state) && opts.noEnsureShutdown !== true) {
+      if (opts.dryRun === true) {
+        throw new PgRewindError('TARGET_NOT_CLEAN', 'target server must be shut down cleanly', {
+          detail: 'The target was not shut down cleanly; a real run would first complete its crash recovery in single-user mode, which a dry run does not do.',
+          hint: 'Run without --dry-run, or start and cleanly stop the target first.'
+        })
+      }
+      const postgres = findPostgres(pgdata, target.version.major, opts.pgBindir)
+      ports.log.info(`executing "${postgres}" for target server to complete crash recovery`)
+      runCrashRecovery(postgres, pgdata, opts.configFile)
+      target = await readClusterInfo(readTarget, 'target')
+      crashRecovered = true
+    }
+
     const src = await readClusterInfo(p => source.readFile(p), 'source')
     sanityChecks(target, src, source.kind === 'local')
     const segSize = target.control.xlogSegSize
@@ -165,9 +167,4 @@ export async function findDivergence (input: StepInput, ports: Ports): Promise<D
   } finally {
     await source.close()
   }
-}
-
-export function localSourceOpener (spec: StepInput['source']): Promise<RewindSource> {
-  if (spec.pgdata !== undefined) return Promise.resolve(new LocalSource(spec.pgdata))
-  throw new PgRewindError('USAGE', 'a source server is not supported yet')
 }

@@ -15,7 +15,9 @@ export interface RewindResult {
 }
 
 /** The five steps in a row, each fed the results of the ones before (as a client would). */
-export async function rewind (input: StepInput, ports: Ports, onStep?: (name: string, ms: number) => void): Promise<RewindResult> {
+export async function rewind (input: StepInput, ports: Ports, onStep?: (name: string, ms: number) => void,
+  /** called with the plan before it is applied (pg_rewind prints its totals and file map there) */
+  onPlan?: (plan: Plan) => void): Promise<RewindResult> {
   const timings: Record<string, number> = {}
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint()
@@ -27,6 +29,7 @@ export async function rewind (input: StepInput, ports: Ports, onStep?: (name: st
   const divergence = await timed('findDivergence', async () => await findDivergence(input, ports))
   const scan = await timed('scanWal', async () => await scanWal({ ...input, divergence }, ports))
   const plan = await timed('buildPlan', async () => await buildPlan({ ...input, divergence, scan }, ports))
+  onPlan?.(plan)
   const apply = await timed('applyPlan', async () => await applyPlan({ ...input, plan }, ports))
   const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...input, plan }, ports))
   return { divergence, scan, plan, apply, finish, timings }

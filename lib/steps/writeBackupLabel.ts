@@ -1,14 +1,12 @@
 import { PgRewindError } from '../errors'
 import { DBState, serializeControlFile } from '../format/controlfile'
-import { lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
+import { Lsn, lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
 import { dataDirModes } from '../source/localfs'
 import { syncChanges, syncSetOf } from '../target/sync'
 import { TargetWriter } from '../target/writer'
-import { requirePlan } from './applyPlan'
+import { plannedTarget } from './applyPlan'
 import { clusterIdentity, ClusterInfo, readClusterInfo } from './clusterinfo'
-import { checkNotRunning, openSourceChecked } from './findDivergence'
-import { localReader } from './localread'
-import { checkTargetUnchanged } from './scanWal'
+import { openSourceChecked } from './findDivergence'
 import { BackupLabelInfo, FinishResult, Ports, StepInput } from './types'
 
 function pad2 (n: number): string { return String(n).padStart(2, '0') }
@@ -25,30 +23,28 @@ export function backupLabelText (b: BackupLabelInfo, segSize: number, now: Date)
 
 /**
  * The target's new pg_control: the source's, in archive recovery, which must replay
- * at least to where the source's WAL was when its files were copied.
+ * at least to where the source's WAL was when its files were copied. A stopped
+ * (local) source: its last checkpoint. A running server (`end`, from its
+ * currentEndLsn): a primary's WAL insert location after the copy, a standby's
+ * minRecoveryPoint.
  */
-export function rewoundControlFile (src: ClusterInfo): Buffer {
+export function rewoundControlFile (src: ClusterInfo, end?: { lsn: Lsn, tli: number }): Buffer {
   const cf = { ...src.control }
   cf.state = DBState.IN_ARCHIVE_RECOVERY
-  cf.minRecoveryPoint = src.control.checkPoint
-  cf.minRecoveryPointTLI = src.control.checkPointCopy.thisTimeLineID
+  cf.minRecoveryPoint = end?.lsn ?? src.control.checkPoint
+  cf.minRecoveryPointTLI = end?.tli ?? src.control.checkPointCopy.thisTimeLineID
   cf.time = BigInt(Math.floor(Date.now() / 1000))
   return serializeControlFile(cf)
 }
 
 /**
- * Step 5: make the target start as a recovering copy of the source: backup_label
- * (where recovery starts), then pg_control, then the sync. Until pg_control is
- * replaced the target still identifies as the old cluster.
+ * Step 5: make the target start as a recovering copy of the source: first the sync
+ * of everything the plan changed, then backup_label (where recovery starts), then
+ * pg_control, each written durably. Until pg_control is replaced the target still
+ * identifies as the old cluster.
  */
 export async function writeBackupLabel (input: StepInput, ports: Ports): Promise<FinishResult> {
-  const plan = requirePlan(input)
-  const opts = input.options ?? {}
-  const dryRun = opts.dryRun === true
-  const pgdata = input.target.pgdata
-  checkNotRunning(pgdata, 'target')
-  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
-  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+  const { plan, opts, dryRun, pgdata, target } = await plannedTarget(input)
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
   const sync = opts.noSync !== true
 
@@ -65,8 +61,11 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
   if (plan.rewindNeeded && plan.backupLabel !== null) {
     const source = await openSourceChecked(input, ports)
     let src: ClusterInfo
+    let end: { lsn: Lsn, tli: number } | undefined
     try {
+      // read after the copy: the target must replay at least to where the source is now
       src = await readClusterInfo(p => source.readFile(p), 'source')
+      end = source.currentEndLsn !== undefined ? await source.currentEndLsn(src.control) : undefined
     } finally {
       await source.close()
     }
@@ -80,7 +79,7 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
     // backup_label before pg_control: until pg_control is replaced, the target is
     // still the old cluster, and a stale backup_label is excluded by a re-run.
     writer.writeFileDurably('backup_label', label, { sync })
-    writer.writeFileDurably('global/pg_control', rewoundControlFile(src), { sync })
+    writer.writeFileDurably('global/pg_control', rewoundControlFile(src, end), { sync })
   }
   writer.close()
   return { backupLabel: label, controlFileUpdated: label !== null && !dryRun, synced }

@@ -1,6 +1,6 @@
 import {
   closeSync, constants, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
-  symlinkSync, unlinkSync, writeSync
+  readlinkSync, symlinkSync, unlinkSync, writeSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PgRewindError } from '../errors'
@@ -22,6 +22,12 @@ export interface WriterStats {
   symlinksCreated: number
   symlinksRemoved: number
 }
+
+/**
+ * Our own temporary files: a durable write in progress, or a whole-file copy not yet
+ * complete. The file map excludes them (a leftover is removed by the next run).
+ */
+export const TEMP_SUFFIX = '.pgrewind.tmp'
 
 function ioError (what: string, path: string, e: unknown): PgRewindError {
   const err = e as NodeJS.ErrnoException
@@ -180,7 +186,11 @@ export class TargetWriter {
     checkLinkTarget(path, target)
     this.stats.symlinksCreated++
     if (this.opts.dryRun) return
-    try { symlinkSync(target, this.full(path)) } catch (e) { throw ioError('could not create symbolic link at', path, e) }
+    try { symlinkSync(target, this.full(path)) } catch (e) {
+      // the same link from an interrupted run of the same plan: nothing to do
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && sameLink(this.full(path), target)) return
+      throw ioError('could not create symbolic link at', path, e)
+    }
   }
 
   /**
@@ -192,7 +202,7 @@ export class TargetWriter {
     if (this.openPath === path) this.closeOpen()
     this.stats.bytesWritten += Buffer.byteLength(data)
     if (this.opts.dryRun) return
-    const tmp = `${path}.pgrewind.tmp`
+    const tmp = `${path}${TEMP_SUFFIX}`
     let fd: number
     try {
       fd = openSync(this.full(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, this.opts.fileMode)
@@ -207,6 +217,20 @@ export class TargetWriter {
     } finally { closeSync(fd) }
     try { renameSync(this.full(tmp), this.full(path)) } catch (e) { throw ioError('could not rename file', tmp, e) }
     if (opts.sync !== false) fsyncDir(dirname(this.full(path)))
+  }
+
+  /**
+   * Put a file written under its temporary name (`path` + TEMP_SUFFIX) in place:
+   * until then the target still has its old copy, so an interrupted run can be
+   * analysed again from the target's own files.
+   */
+  commitStaged (path: string): void {
+    const tmp = `${path}${TEMP_SUFFIX}`
+    this.check(tmp, 'removal')
+    this.check(path, 'open')
+    if (this.openPath === tmp || this.openPath === path) this.closeOpen()
+    if (this.opts.dryRun) return
+    try { renameSync(this.full(tmp), this.full(path)) } catch (e) { throw ioError('could not rename file', tmp, e) }
   }
 
   close (): void { this.closeOpen() }
@@ -224,6 +248,10 @@ export class TargetWriter {
       }
     }
   }
+}
+
+function sameLink (path: string, target: string): boolean {
+  try { return lstatSync(path).isSymbolicLink() && readlinkSync(path) === target } catch { return false }
 }
 
 export function fsyncDir (dir: string): void {

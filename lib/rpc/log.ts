@@ -1,0 +1,33 @@
+import { Logger } from '../steps/types'
+import { redact } from './redact'
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/**
+ * Diagnostic logs of the JSON-RPC server: one JSON object per line on stderr
+ * (stdout carries the protocol only), with a fixed `method`/`id` when the line is
+ * about a request. Messages pass through redact(); params are never logged.
+ */
+export class JsonLog {
+  constructor (private readonly write: (line: string) => void, private readonly debugOn = false) {}
+
+  log (level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (level === 'debug' && !this.debugOn) return
+    let line: string
+    try {
+      line = JSON.stringify({ time: new Date().toISOString(), level, msg: redact(msg), ...fields })
+    } catch {
+      line = JSON.stringify({ time: new Date().toISOString(), level, msg: redact(msg) })
+    }
+    this.write(line + '\n')
+  }
+
+  /** The steps' Logger, tagged with the request it works for. */
+  forRequest (fields: Record<string, unknown>): Logger {
+    return {
+      info: m => this.log('info', m, fields),
+      debug: m => this.log('debug', m, fields),
+      warn: m => this.log('warn', m, fields)
+    }
+  }
+}

@@ -1,0 +1,267 @@
+import { Duplex } from 'node:stream'
+import { Client } from 'pg'
+import { PgRewindError } from '../errors'
+
+/**
+ * The extended query protocol, pipelined, with binary results, over a connection
+ * `pg` opened. Why not `pg` itself: pg 8.23 decodes every DataRow field as UTF-8
+ * text even when the result is binary (pg-protocol's parser), which corrupts bytea,
+ * and it waits for each query to finish before sending the next, so a second batch
+ * cannot be in flight while the first streams. pg_rewind reads file chunks in
+ * binary. So `pg` does what it is good at (TCP/Unix socket, TLS, SCRAM/MD5
+ * authentication), and once the session is set up we take over its socket for the
+ * one prepared statement we run. Nothing else uses pg's Client afterwards.
+ */
+
+export class PgServerError extends Error {
+  constructor (message: string, readonly code?: string, readonly detail?: string, readonly hint?: string, readonly severity?: string) {
+    super(message)
+  }
+}
+
+export interface FieldDesc { name: string, typeOid: number, format: number }
+
+interface Op {
+  onRow?: (fields: Array<Buffer | null>) => void
+  onDescribe?: (fields: FieldDesc[]) => void
+  rows: number
+  error: Error | null
+  resolve: (rows: number) => void
+  reject: (e: Error) => void
+}
+
+function message (type: string, ...parts: Buffer[]): Buffer {
+  const len = parts.reduce((a, p) => a + p.length, 0)
+  const head = Buffer.allocUnsafe(5)
+  head[0] = type.charCodeAt(0)
+  head.writeInt32BE(len + 4, 1)
+  return Buffer.concat([head, ...parts], len + 5)
+}
+const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)])
+const int16 = (n: number): Buffer => { const b = Buffer.allocUnsafe(2); b.writeInt16BE(n); return b }
+const int32 = (n: number): Buffer => { const b = Buffer.allocUnsafe(4); b.writeInt32BE(n); return b }
+
+function parseError (body: Buffer): PgServerError {
+  const f = new Map<string, string>()
+  let i = 0
+  while (i < body.length && body[i] !== 0) {
+    const t = String.fromCharCode(body[i])
+    const end = body.indexOf(0, i + 1)
+    f.set(t, body.toString('utf8', i + 1, end < 0 ? body.length : end))
+    i = end < 0 ? body.length : end + 1
+  }
+  return new PgServerError(f.get('M') ?? 'unknown server error', f.get('C'), f.get('D'), f.get('H'), f.get('V') ?? f.get('S'))
+}
+
+/**
+ * Splits the byte stream into messages without copying the payload when a message
+ * arrives in one piece (the common case for all but the 1 MiB chunks). A message
+ * body is only valid during onMessage: a split one is assembled in one reused
+ * buffer (a fresh 1 MiB buffer per chunk kept the garbage collector busy).
+ */
+class Framer {
+  private readonly hdr = Buffer.alloc(5)
+  private hdrFill = 0
+  private body: Buffer | null = null
+  private bodyFill = 0
+  private type = 0
+  private scratch = Buffer.allocUnsafe(0)
+
+  constructor (private readonly onMessage: (type: number, body: Buffer) => void) {}
+
+  push (chunk: Buffer): void {
+    let pos = 0
+    while (pos < chunk.length) {
+      if (this.body === null) {
+        const take = Math.min(5 - this.hdrFill, chunk.length - pos)
+        chunk.copy(this.hdr, this.hdrFill, pos, pos + take)
+        this.hdrFill += take
+        pos += take
+        if (this.hdrFill < 5) return
+        this.hdrFill = 0
+        this.type = this.hdr[0]
+        const len = this.hdr.readInt32BE(1) - 4
+        if (len < 0 || len > 0x40000000) throw new PgRewindError('SOURCE_PROTOCOL', `invalid message length ${len + 4} from the source server`)
+        if (chunk.length - pos >= len) {
+          const b = chunk.subarray(pos, pos + len)
+          pos += len
+          this.onMessage(this.type, b)
+          continue
+        }
+        if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(Math.max(len, 2 * this.scratch.length))
+        this.body = this.scratch.subarray(0, len)
+        this.bodyFill = 0
+      }
+      const take = Math.min(this.body.length - this.bodyFill, chunk.length - pos)
+      chunk.copy(this.body, this.bodyFill, pos, pos + take)
+      this.bodyFill += take
+      pos += take
+      if (this.bodyFill === this.body.length) {
+        const b = this.body
+        this.body = null
+        this.onMessage(this.type, b)
+      }
+    }
+  }
+}
+
+export class WireSession {
+  private readonly ops: Op[] = []
+  private dead: Error | null = null
+  /** a FATAL the server sent outside any query (e.g. shutdown), to explain the disconnect */
+  private lastServerError: PgServerError | null = null
+  private readonly framer = new Framer((t, b) => this.onMessage(t, b))
+
+  private constructor (private readonly client: Client, private readonly stream: Duplex, private readonly lostMessage: (why: string) => Error) {
+    stream.on('data', (chunk: Buffer) => {
+      if (this.dead !== null) return
+      try {
+        this.framer.push(chunk)
+      } catch (e) {
+        this.destroy(e as Error)
+      }
+    })
+    stream.on('error', (e: Error) => this.fail(e.message))
+    stream.on('close', () => this.fail('the connection was closed'))
+  }
+
+  /** Take over an idle, set-up `pg` client's connection. */
+  static takeOver (client: Client, lostMessage: (why: string) => Error): WireSession {
+    const stream = (client as unknown as { connection?: { stream?: Duplex } }).connection?.stream
+    if (stream === undefined || typeof stream.write !== 'function') {
+      throw new PgRewindError('INTERNAL', 'cannot use the connection opened by pg for binary reads (unexpected pg internals)')
+    }
+    stream.removeAllListeners('data')
+    return new WireSession(client, stream, lostMessage)
+  }
+
+  get inFlight (): number { return this.ops.length }
+  get isDead (): boolean { return this.dead !== null }
+
+  private fail (why: string): void {
+    if (this.dead !== null) return
+    // the server usually says why it hangs up (shutdown, terminated backend)
+    const head = this.ops[0]?.error
+    const said = this.lastServerError ?? (head instanceof PgServerError ? head : null)
+    const server = said !== null ? `${said.message}; ` : ''
+    this.dead = this.lostMessage(`${server}${why}`)
+    for (const op of this.ops.splice(0)) op.reject(this.dead)
+  }
+
+  /** Abort: pending operations fail with `e`. */
+  destroy (e?: Error): void {
+    if (this.dead === null) {
+      this.dead = e ?? this.lostMessage('the fetch was aborted')
+      for (const op of this.ops.splice(0)) op.reject(this.dead)
+    }
+    this.stream.destroy()
+  }
+
+  private onMessage (type: number, body: Buffer): void {
+    const op = this.ops[0]
+    switch (String.fromCharCode(type)) {
+      case 'D': {
+        if (op === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected data row from the source server')
+        op.rows++
+        if (op.error !== null || op.onRow === undefined) return
+        const n = body.readInt16BE(0)
+        const fields: Array<Buffer | null> = new Array(n)
+        let p = 2
+        for (let i = 0; i < n; i++) {
+          const len = body.readInt32BE(p)
+          p += 4
+          if (len < 0) fields[i] = null
+          else {
+            fields[i] = body.subarray(p, p + len)
+            p += len
+          }
+        }
+        // a failing handler (a target write) aborts everything: see the stream handler
+        op.onRow(fields)
+        return
+      }
+      case 'T': {
+        if (op === undefined || op.onDescribe === undefined) return
+        const n = body.readInt16BE(0)
+        const fields: FieldDesc[] = []
+        let p = 2
+        for (let i = 0; i < n; i++) {
+          const end = body.indexOf(0, p)
+          const name = body.toString('utf8', p, end)
+          p = end + 1
+          const typeOid = body.readUInt32BE(p + 6)
+          const format = body.readInt16BE(p + 16)
+          p += 18
+          fields.push({ name, typeOid, format })
+        }
+        try { op.onDescribe(fields) } catch (e) { op.error = e as Error }
+        return
+      }
+      case 'E': {
+        const err = parseError(body)
+        if (op === undefined) this.lastServerError = err
+        else if (op.error === null) op.error = err
+        return
+      }
+      case 'Z': {
+        const done = this.ops.shift()
+        if (done === undefined) return
+        if (done.error !== null) done.reject(done.error)
+        else done.resolve(done.rows)
+        return
+      }
+      // ParseComplete, BindComplete, CloseComplete, NoData, ParameterDescription,
+      // CommandComplete, notices, parameter status, notifications
+      case '1': case '2': case '3': case 'n': case 't': case 'C': case 'N': case 'S': case 'A':
+        return
+      default:
+        throw new PgRewindError('SOURCE_PROTOCOL', `unexpected message type "${String.fromCharCode(type)}" from the source server`)
+    }
+  }
+
+  private send (op: Omit<Op, 'resolve' | 'reject' | 'rows' | 'error'>, bytes: Buffer): Promise<number> {
+    if (this.dead !== null) return Promise.reject(this.dead)
+    return new Promise((resolve, reject) => {
+      this.ops.push({ ...op, rows: 0, error: null, resolve, reject })
+      this.stream.write(bytes)
+    })
+  }
+
+  /** Parse a named statement (then Sync). */
+  async prepare (name: string, text: string, paramTypes: number[]): Promise<void> {
+    await this.send({}, Buffer.concat([
+      message('P', cstr(name), cstr(text), int16(paramTypes.length), ...paramTypes.map(int32)),
+      message('S')
+    ]))
+  }
+
+  /**
+   * Run a prepared statement with text parameters and binary results. Several may
+   * be in flight: each ends with its own Sync, and results come back in order.
+   */
+  async execute (statement: string, params: Array<string | null>, handlers: { onRow: (f: Array<Buffer | null>) => void, onDescribe?: (f: FieldDesc[]) => void }): Promise<number> {
+    const values: Buffer[] = []
+    for (const p of params) {
+      if (p === null) values.push(int32(-1))
+      else {
+        const b = Buffer.from(p, 'utf8')
+        values.push(int32(b.length), b)
+      }
+    }
+    return await this.send(handlers, Buffer.concat([
+      // no parameter format codes (all text), then one result format code: binary for all
+      message('B', cstr(''), cstr(statement), int16(0), int16(params.length), ...values, int16(1), int16(1)),
+      message('D', Buffer.from('P'), cstr('')),
+      message('E', cstr(''), int32(0)),
+      message('S')
+    ]))
+  }
+
+  async close (): Promise<void> {
+    if (this.dead !== null) { this.stream.destroy(); return }
+    this.dead = this.lostMessage('the session was closed')
+    for (const op of this.ops.splice(0)) op.reject(this.dead)
+    const timer = setTimeout(() => this.stream.destroy(), 2000)
+    try { await this.client.end() } catch { this.stream.destroy() } finally { clearTimeout(timer) }
+  }
+}

@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PgRewindError } from '../errors'
+import { dataDirModes } from '../source/localfs'
+import { TargetWriter } from '../target/writer'
+import { checkNotRunning, openSourceChecked } from './findDivergence'
+import { Ports, StepInput } from './types'
+
+export interface RecoveryConfResult {
+  dryRun: boolean
+  /** false: primary_conninfo was already the last setting and standby.signal existed */
+  changed: boolean
+  /** what was written (or would be) */
+  files: string[]
+  /** the file primary_conninfo is in (absolute) */
+  path: string
+  /** the primary_conninfo value, with any password masked */
+  conninfo: string
+}
+
+/** A postgresql.conf string literal: quotes and backslashes doubled (fe_utils' escape_quotes). */
+export function confQuote (v: string): string {
+  return `'${v.replace(/['\\]/g, c => c + c)}'`
+}
+
+/** The last primary_conninfo setting in a postgresql.conf-style text, still quoted, or null. */
+export function lastPrimaryConninfo (text: string): string | null {
+  let last: string | null = null
+  for (const line of text.split('\n')) {
+    const m = /^\s*primary_conninfo\s*=?\s*('(?:[^']|'')*')/.exec(line)
+    if (m !== null) last = m[1]
+  }
+  return last
+}
+
+/**
+ * pg_rewind's -R: the rewound node follows the source server on its next start.
+ * Like pg_rewind (PostgreSQL 12+) it appends primary_conninfo — the settings of the
+ * connection actually made to the source (lib/pg/conninfo.ts standbyConnPairs: every
+ * keyword with a value but replication, dbname and fallback_application_name, then
+ * dbname as pg_rewind 18 adds it) — to postgresql.auto.conf and creates
+ * standby.signal, both durably (fsynced, unless noSync). Unlike pg_rewind it does
+ * not append the same setting twice, so running it again changes nothing. The value
+ * holds a password only when the user put one in the connection string (as
+ * pg_rewind writes it); one from PGPASSWORD or a password file is not copied into
+ * the target. It is never logged or returned.
+ */
+export async function writeRecoveryConf (input: StepInput, ports: Ports): Promise<RecoveryConfResult> {
+  if (input.source.connstr === undefined) {
+    throw new PgRewindError('USAGE', 'no source server information (--source-server) specified for --write-recovery-conf', {
+      hint: 'The recovery configuration names the source server to follow; give the source as a connection string.'
+    })
+  }
+  const opts = input.options ?? {}
+  const dryRun = opts.dryRun === true
+  const pgdata = input.target.pgdata
+  checkNotRunning(pgdata, 'target')
+  // from the connection itself: it must work, and what it used is what the standby gets
+  const source = await openSourceChecked(input, ports)
+  let conninfo: { conninfo: string, redacted: string }
+  try {
+    if (source.standbyConninfo === undefined) throw new PgRewindError('INTERNAL', 'the source has no connection settings to write')
+    conninfo = source.standbyConninfo()
+  } finally {
+    await source.close()
+  }
+  const quoted = confQuote(conninfo.conninfo)
+
+  const autoConf = 'postgresql.auto.conf'
+  let existing = ''
+  try {
+    existing = readFileSync(join(pgdata, autoConf), 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new PgRewindError('TARGET_IO', `could not read file "${join(pgdata, autoConf)}": ${(e as Error).message}`)
+    }
+  }
+  const files: string[] = []
+  const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+  try {
+    if (lastPrimaryConninfo(existing) !== quoted) {
+      ports.log.info(`writing primary_conninfo to ${autoConf}`)
+      const sep = existing === '' || existing.endsWith('\n') ? '' : '\n'
+      writer.writeFileDurably(autoConf, `${existing}${sep}primary_conninfo = ${quoted}\n`, { sync: opts.noSync !== true })
+      files.push(autoConf)
+    }
+    if (!existsSync(join(pgdata, 'standby.signal'))) {
+      writer.writeFileDurably('standby.signal', '', { sync: opts.noSync !== true })
+      files.push('standby.signal')
+    }
+  } finally {
+    writer.close()
+  }
+  return { dryRun, changed: files.length > 0, files, path: join(pgdata, autoConf), conninfo: conninfo.redacted }
+}
