@@ -104,6 +104,10 @@ for (const major of majors) {
       root,
       conf: { wal_keep_size: 0, max_wal_size: '32MB', min_wal_size: '32MB', archive_mode: true, archive_command: `test ! -f ${archive}/%f && cp %p ${archive}/%f` }
     })
+    // Only the source may recycle its WAL: the target (archiving to the same place)
+    // keeps all of its own, so what the tests move or expect is really there.
+    await pair.target.query("ALTER SYSTEM SET wal_keep_size = '1GB'")
+    await pair.target.query('SELECT pg_reload_conf()')
     await diverge(pair, { sourceStop: 'running' })
     for (let i = 0; i < 4; i++) {
       await pair.source.query(`SELECT pg_switch_wal(); INSERT INTO t_common SELECT g, 'more' FROM generate_series(${2000000 + i * 1000}, ${2000100 + i * 1000}) g`)
