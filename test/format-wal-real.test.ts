@@ -126,7 +126,7 @@ for (const major of majors) {
     t.equal(n.bigMessage, 1, 'the 17 MiB logical message is reassembled')
     t.ok(n.switches >= 1, 'XLOG_SWITCH')
     t.same(n.eor, [2, 3], 'END_OF_RECOVERY records for timelines 2 and 3')
-    t.equal(n.lastCkpt?.thisTimeLineId, 3)
+    t.equal(n.lastCkpt?.thisTimeLineID, 3)
     t.ok(n.checkpoints >= 5)
     t.equal(n.ckptRedo > 0, vi.hasCheckpointRedo, 'CHECKPOINT_REDO iff 17+')
     t.ok((n.dbase.get('create-file-copy') ?? 0) >= 1, 'DBASE create (file copy)')

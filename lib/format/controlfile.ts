@@ -75,6 +75,9 @@ export const PG_DATA_CHECKSUM_VERSION = 1
 export const FLOATFORMAT_VALUE = 1234567.0
 export const MOCK_AUTH_NONCE_LEN = 32
 
+/** Size of the CheckPoint struct in 13–18. */
+export const SIZE_OF_CHECKPOINT = 88
+
 /** Copy of the latest checkpoint record's main data (CheckPoint, 88 bytes). */
 export interface CheckPoint {
   redo: Lsn
@@ -338,7 +341,8 @@ function readBool (buf: Buffer, off: number): boolean {
   return buf[off] !== 0
 }
 
-function decodeCheckPoint (buf: Buffer, base: number, v: VersionInfo): CheckPoint {
+/** The CheckPoint struct at buf[base..]: pg_control's checkPointCopy and a checkpoint record's main data. */
+export function decodeCheckPoint (buf: Buffer, base: number, v: VersionInfo): CheckPoint {
   return {
     redo: buf.readBigUInt64LE(base + CKPT.redo),
     thisTimeLineID: buf.readUInt32LE(base + CKPT.thisTimeLineID),

@@ -1,4 +1,5 @@
 import { PgRewindError } from '../errors'
+import { CheckPoint, decodeCheckPoint, SIZE_OF_CHECKPOINT } from './controlfile'
 import { formatLsn, type Lsn } from './lsn'
 import { XLR_RMGR_INFO_MASK, XLR_SPECIAL_REL_UPDATE, type WalRecord } from './walrecord'
 import { MAX_BUILTIN_RMID, type VersionInfo } from './versions'
@@ -90,55 +91,6 @@ export function isEndOfRecoveryRecord (r: RecordKey): boolean {
   return r.rmid === RM_XLOG_ID && (r.info & XLR_RMGR_INFO_MASK) === XLOG_END_OF_RECOVERY
 }
 
-/** CheckPoint struct (88 bytes in 13–18), main data of CHECKPOINT_SHUTDOWN/ONLINE and pg_control's checkPointCopy. */
-export interface CheckPoint {
-  redo: Lsn
-  thisTimeLineId: number
-  prevTimeLineId: number
-  fullPageWrites: boolean
-  /** 17+; null where the field is padding */
-  walLevel: number | null
-  /** FullTransactionId (epoch << 32 | xid) */
-  nextXid: bigint
-  nextOid: number
-  nextMulti: number
-  nextMultiOffset: number
-  oldestXid: number
-  oldestXidDb: number
-  oldestMulti: number
-  oldestMultiDb: number
-  /** Unix seconds */
-  time: bigint
-  oldestCommitTsXid: number
-  newestCommitTsXid: number
-  oldestActiveXid: number
-}
-
-export const SIZE_OF_CHECKPOINT = 88
-
-/** Decode a CheckPoint struct at buf[off..] (also usable on pg_control at offset 40). */
-export function decodeCheckPointStruct (buf: Buffer, off: number, vi: VersionInfo): CheckPoint {
-  return {
-    redo: buf.readBigUInt64LE(off),
-    thisTimeLineId: buf.readUInt32LE(off + 8),
-    prevTimeLineId: buf.readUInt32LE(off + 12),
-    fullPageWrites: buf[off + 16] !== 0,
-    walLevel: vi.checkpointHasWalLevel ? buf.readInt32LE(off + 20) : null,
-    nextXid: buf.readBigUInt64LE(off + 24),
-    nextOid: buf.readUInt32LE(off + 32),
-    nextMulti: buf.readUInt32LE(off + 36),
-    nextMultiOffset: buf.readUInt32LE(off + 40),
-    oldestXid: buf.readUInt32LE(off + 44),
-    oldestXidDb: buf.readUInt32LE(off + 48),
-    oldestMulti: buf.readUInt32LE(off + 52),
-    oldestMultiDb: buf.readUInt32LE(off + 56),
-    time: buf.readBigInt64LE(off + 64),
-    oldestCommitTsXid: buf.readUInt32LE(off + 72),
-    newestCommitTsXid: buf.readUInt32LE(off + 76),
-    oldestActiveXid: buf.readUInt32LE(off + 80)
-  }
-}
-
 function payloadError (rec: WalRecord, what: string, got: number, expected: string): PgRewindError {
   const at = formatLsn(rec.lsn)
   return new PgRewindError('WAL_INVALID_RECORD', `invalid ${what} record at ${at}: main data is ${got} bytes, expected ${expected}`,
@@ -156,7 +108,7 @@ function requireKind (rec: WalRecord, ok: boolean, what: string): void {
 export function decodeCheckpointRecord (rec: WalRecord, vi: VersionInfo): CheckPoint {
   requireKind(rec, isCheckpointRecord(rec), 'checkpoint')
   if (rec.mainDataLength < SIZE_OF_CHECKPOINT) throw payloadError(rec, 'checkpoint', rec.mainDataLength, `${SIZE_OF_CHECKPOINT}`)
-  return decodeCheckPointStruct(rec.buf, rec.mainDataOffset, vi)
+  return decodeCheckPoint(rec.buf, rec.mainDataOffset, vi)
 }
 
 export interface EndOfRecovery {

@@ -461,7 +461,7 @@ export class WalReader {
     this.walkBackward(fork, (rec, lsn) => {
       if (lsn < fork && isCheckpointRecord(rec)) {
         const cp = decodeCheckpointRecord(rec, this.version)
-        found = { lsn, tli: cp.thisTimeLineId, redo: cp.redo }
+        found = { lsn, tli: cp.thisTimeLineID, redo: cp.redo }
         return true
       }
       return false
