@@ -8,13 +8,9 @@
  * loaded in memory, then mutations for the given time. Exits 1 on any finding (a crash,
  * an untyped error, an inconsistent record), printing the seed to reproduce it.
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { parseWalFileName, segNoToLsn } from '../lib/format/lsn'
-import { SUPPORTED_MAJORS, versionInfo } from '../lib/format/versions'
-import { MemoryWalSource, WalReader } from '../lib/format/walreader'
-import { historyEntries, makeWalCluster, segmentFiles } from '../test/helpers/wal-clusters'
-import { runWalFuzz } from '../test/helpers/walfuzz'
+import { SUPPORTED_MAJORS } from '../lib/format/versions'
+import { makeWalCluster } from '../test/helpers/wal-clusters'
+import { loadFuzzCorpus, runWalFuzz } from '../test/helpers/walfuzz'
 
 function arg (name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -29,16 +25,8 @@ async function main (): Promise<number> {
   for (const major of majors) {
     const w = await makeWalCluster(major, { bigMessage: false })
     try {
-      const vi = versionInfo(major)
-      const files = new Map<string, Buffer>()
-      for (const f of segmentFiles(w.walDir)) files.set(f, readFileSync(join(w.walDir, f)))
-      const timelines = historyEntries(w.history3, 3)
-      const reader = new WalReader(new MemoryWalSource(w.segSize, files), { version: vi, segSize: w.segSize, sysid: w.sysid, timelines })
-      const first = parseWalFileName(segmentFiles(w.walDir)[0], w.segSize)
-      if (first === null) throw new Error('no WAL')
-      const records: bigint[] = []
-      reader.scanToEnd(reader.findNextRecord(segNoToLsn(first.segNo, w.segSize)), rec => { records.push(rec.lsn) })
-      const res = runWalFuzz({ vi, segSize: w.segSize, sysid: w.sysid, files, timelines, records }, { seed: seed + major, durationMs: seconds * 1000 / majors.length })
+      const { corpus } = loadFuzzCorpus(w, major)
+      const res = runWalFuzz(corpus, { seed: seed + major, durationMs: seconds * 1000 / majors.length })
       console.log(`PG${major} seed ${seed + major}: ${res.iterations} mutations, ${res.readRecords} records read, errors ${JSON.stringify(res.errorsByCode)}, findings ${res.findings.length}`)
       for (const f of res.findings.slice(0, 20)) console.log('  ' + f)
       findings += res.findings.length

@@ -17,6 +17,7 @@ import { crc32c } from '../lib/format/crc32c'
 import { formatLsn, lsnToSegNo, walFileName } from '../lib/format/lsn'
 import { type Major, SUPPORTED_MAJORS, VERSIONS, parsePgVersionFile } from '../lib/format/versions'
 import { PgRewindError } from '../lib/errors'
+import { xorshift32 } from './helpers/rng'
 import {
   type ControlSnapshot,
   type RealData,
@@ -405,17 +406,6 @@ t.test('writer errors', async t => {
 // Fuzz: any damage ends in a typed error or a file that round-trips exactly.
 // ---------------------------------------------------------------------------------
 
-/** xorshift32: deterministic, so a failure is reproducible from the seed. */
-function rng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x
-  }
-}
-
 const FUZZ_CODES = new Set(['CONTROL_FILE_SIZE', 'CONTROL_FILE_VERSION', 'CONTROL_FILE_CRC', 'UNSUPPORTED_VERSION', 'INVALID_SEGMENT_SIZE'])
 
 function fuzzOne (seedFile: Buffer, rand: () => number): string {
@@ -452,7 +442,7 @@ function fuzzOne (seedFile: Buffer, rand: () => number): string {
 }
 
 function fuzz (t: tap.Test, seeds: Buffer[], iterations: number, seed: number): void {
-  const rand = rng(seed)
+  const rand = xorshift32(seed)
   const outcomes = new Map<string, number>()
   for (let i = 0; i < iterations; i++) {
     const r = fuzzOne(seeds[i % seeds.length], rand)

@@ -20,6 +20,7 @@ import { parseControlFile } from '../lib/format/controlfile'
 import { SUPPORTED_MAJORS, VERSIONS, tablespaceVersionDir } from '../lib/format/versions'
 import { PgRewindError } from '../lib/errors'
 import { Cluster, makeDir, makeTempRoot, removeTree } from './harness'
+import { xorshift32 } from './helpers/rng'
 
 const V15 = VERSIONS[15]
 const V18 = VERSIONS[18]
@@ -248,18 +249,8 @@ function cIsRelDataFile (path: string, verDir: string): boolean {
   return check === path
 }
 
-function rng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x
-  }
-}
-
 t.test('isRelationDataFile agrees with a literal port of pg_rewind\'s C logic', async t => {
-  const rand = rng(1234)
+  const rand = xorshift32(1234)
   const pick = <T>(a: readonly T[]): T => a[rand() % a.length]
   const prefixes = ['global/', 'base/', 'pg_tblspc/', 'base/5/', 'pg_tblspc/16384/PG_15_202209061/', 'pg_tblspc/1663/PG_15_202209061/5/',
     'pg_tblspc/1664/PG_15_202209061/0/', 'pg_tblspc/16384/PG_14_202107181/5/', '', 'base/5/t3_']

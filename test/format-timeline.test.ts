@@ -18,6 +18,7 @@ import { SUPPORTED_MAJORS, VERSIONS, type Major } from '../lib/format/versions'
 import { PgRewindError } from '../lib/errors'
 import { type RealData, PG_REWIND_15, buildRealData, destroyRealData, walFiles } from './helpers/realdata'
 import { run } from './harness'
+import { xorshift32 } from './helpers/rng'
 
 const e = (tli: number, begin: bigint, end: bigint): TimelineHistoryEntry => ({ tli, begin, end })
 
@@ -164,16 +165,6 @@ function pgRewindCursor (history: TimelineHistoryEntry[], start: number, segNo: 
   return i
 }
 
-function rng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x
-  }
-}
-
 t.test('timelineForSegment', async t => {
   const seg = 16 * 1024 * 1024
   const h = parseTimelineHistory(PG15_TLI3, 3)
@@ -192,7 +183,7 @@ t.test('timelineForSegment', async t => {
 
   // Property: on increasing histories the stateless rule equals pg_rewind's cursor,
   // whatever timeline the cursor starts on (the scan goes forwards and backwards).
-  const rand = rng(42)
+  const rand = xorshift32(42)
   let checked = 0
   for (let round = 0; round < 300; round++) {
     const segSize = 2 ** (20 + rand() % 11)
@@ -221,7 +212,7 @@ t.test('timelineForSegment', async t => {
 
 t.test('parser fuzz: typed errors or well-formed histories', async t => {
   const alphabet = ['0', '1', '2', '9', 'A', 'f', '/', '/', '\t', '\t', ' ', '\n', '\n', '#', 'x', '+', '-', '\r', 'z', '\0']
-  const rand = rng(7)
+  const rand = xorshift32(7)
   const outcomes = new Map<string, number>()
   for (let i = 0; i < 20000; i++) {
     let s = ''

@@ -1,10 +1,7 @@
 #!/usr/bin/env node
 import { asPgRewindError } from '../errors'
-import { drillCommand } from '../drill/drill'
 import { printError } from './output'
-import { applyCommand, planCommand } from './planCommand'
 import { REWIND_HELP, rewindCommand } from './rewindCommand'
-import { rpcCommand } from './rpcCommand'
 
 const VERSION = '0.1.0'
 
@@ -12,11 +9,13 @@ async function main (argv: string[]): Promise<number> {
   // like pg_rewind, --help and --version count only as the first argument
   if (argv[0] === '--help' || argv[0] === '-?') { process.stdout.write(REWIND_HELP); return 0 }
   if (argv[0] === '--version' || argv[0] === '-V') { process.stdout.write(`pgrewind (PostgreSQL 13-18) ${VERSION}\n`); return 0 }
+  // Subcommands are loaded when used: the one-shot rewind, which HA tools start at the
+  // worst moment, need not pay for the JSON-RPC server, its schemas or the drill.
   switch (argv[0]) {
-    case 'drill': return await drillCommand(argv.slice(1), process.argv[1])
-    case 'rpc': return await rpcCommand(argv.slice(1), VERSION)
-    case 'plan': return await planCommand(argv.slice(1))
-    case 'apply': return await applyCommand(argv.slice(1))
+    case 'drill': return await (require('../drill/drill') as typeof import('../drill/drill')).drillCommand(argv.slice(1), process.argv[1])
+    case 'rpc': return await (require('./rpcCommand') as typeof import('./rpcCommand')).rpcCommand(argv.slice(1), VERSION)
+    case 'plan': return await (require('./planCommand') as typeof import('./planCommand')).planCommand(argv.slice(1))
+    case 'apply': return await (require('./planCommand') as typeof import('./planCommand')).applyCommand(argv.slice(1))
     default: return await rewindCommand(argv)
   }
 }

@@ -3,7 +3,7 @@ import { SUPPORTED_MAJORS } from '../format/versions'
 import { childEnv, spawnIdentity, unprivilegedUser } from '../pg/runas'
 import { openSource } from '../source/open'
 import { rewind } from '../steps/rewind'
-import { Logger } from '../steps/types'
+import { silentLogger } from '../steps/types'
 import { diverge, rejoinAndCompare, setupPair } from './scenario'
 
 /**
@@ -30,9 +30,8 @@ export async function runDrill (o: DrillOptions): Promise<boolean> {
   const pair = await step('primary + streaming standby', async () => await setupPair({ major: o.major, tablespace: true }))
   try {
     await step('promote standby, write on both sides, stop', async () => await diverge(pair, { targetStop: 'clean', sourceStop: 'clean' }))
-    const quiet: Logger = { info () {}, debug () {}, warn () {} }
     const res = await rewind({ target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir }, options: {} },
-      { log: quiet, openSource: async spec => await openSource(spec) },
+      { log: silentLogger, openSource },
       (name, ms) => o.log(`  ${('rewind: ' + name).padEnd(44)} ${String(Math.round(ms)).padStart(6)} ms`))
     o.log(`    diverged at ${res.divergence.divergeLsn} on timeline ${res.divergence.divergeTli}; ` +
       `${res.scan.records} WAL records, ${res.scan.blocks} changed blocks; ${res.plan.totals.entries} file actions, ` +

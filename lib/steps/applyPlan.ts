@@ -1,17 +1,13 @@
-import { realpathSync } from 'node:fs'
-import { PgRewindError } from '../errors'
 import { BLCKSZ } from '../format/versions'
 import { dataDirModes } from '../source/localfs'
 import { FetchRequest } from '../source/types'
 import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
 import { PathOp } from '../target/pathsafety'
 import { PlanEntry } from './filemap'
-import { ClusterInfo, clusterIdentity, readClusterInfo } from './clusterinfo'
-import { checkSourceUnchanged, planDigest } from './buildPlan'
-import { checkNotRunning, openSourceChecked } from './findDivergence'
-import { localReader } from './localread'
-import { checkTargetUnchanged } from './scanWal'
-import { ApplyResult, Plan, Ports, StepInput, StepOptions } from './types'
+import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from './clusterinfo'
+import { openSourceChecked } from './findDivergence'
+import { plannedTarget } from './inputs'
+import { ApplyResult, Ports, StepInput } from './types'
 
 function pathOp (e: PlanEntry): PathOp {
   switch (e.action) {
@@ -20,43 +16,6 @@ function pathOp (e: PlanEntry): PathOp {
     case 'truncate': return 'truncation'
     default: return 'open'
   }
-}
-
-// Plans already checked in this process (the one-shot CLI passes the same object on):
-// hashing a big plan's canonical JSON again would cost more than the check is worth.
-const verified = new WeakMap<Plan, string>()
-
-/**
- * What applyPlan and writeBackupLabel start from: a verified plan, and its target,
- * stopped and still exactly as the plan saw it.
- */
-export async function plannedTarget (input: StepInput): Promise<{ plan: Plan, opts: StepOptions, dryRun: boolean, pgdata: string, target: ClusterInfo }> {
-  const plan = requirePlan(input)
-  const opts = input.options ?? {}
-  const pgdata = input.target.pgdata
-  checkNotRunning(pgdata, 'target')
-  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
-  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
-  return { plan, opts, dryRun: opts.dryRun === true, pgdata, target }
-}
-
-export function requirePlan (input: StepInput): Plan {
-  const plan = input.plan
-  if (plan === undefined) throw new PgRewindError('INVALID_PARAMS', 'a plan is required (the result of buildPlan)')
-  const digest = verified.get(plan) === plan.digest ? plan.digest : planDigest(plan)
-  if (digest !== plan.digest) {
-    throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
-      detail: `Its content hashes to ${digest}, but it says ${plan.digest}.`,
-      hint: 'The plan was modified after it was built; build it again.'
-    })
-  }
-  verified.set(plan, digest)
-  let same = false
-  try { same = realpathSync(plan.target.pgdata) === realpathSync(input.target.pgdata) } catch { same = false }
-  if (!same) {
-    throw new PgRewindError('PLAN_STALE', `the plan was built for target "${plan.target.pgdata}", not "${input.target.pgdata}"`)
-  }
-  return plan
 }
 
 /**
@@ -77,7 +36,7 @@ export function requirePlan (input: StepInput): Plan {
  * the target's own WAL as it was, so the next run can analyse the target again.
  */
 export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyResult> {
-  const { plan, opts, dryRun, pgdata } = await plannedTarget(input)
+  const { plan, dryRun, pgdata } = await plannedTarget(input)
 
   const source = await openSourceChecked(input, ports)
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })

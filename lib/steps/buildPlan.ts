@@ -1,34 +1,17 @@
 import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
-import { ClusterInfo, clusterIdentity, ClusterIdentity, readClusterInfo } from './clusterinfo'
+import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from './clusterinfo'
 import { canonicalJson, sha256Hex } from './canonical'
 import { activeEntries, buildFileMap, mapTotals, PlanEntry } from './filemap'
 import { openSourceChecked } from './findDivergence'
 import { localReader } from './localread'
 import { listDataDir } from '../source/localfs'
-import { RewindSource } from '../source/types'
-import { checkTargetUnchanged } from './scanWal'
+import { requireDivergence } from './inputs'
 import { BackupLabelInfo, Divergence, Plan, Ports, StepInput } from './types'
 
 export function planDigest (plan: Omit<Plan, 'digest'> | Plan): string {
   const { digest: _ignored, ...content } = plan as Plan
   return sha256Hex(canonicalJson(content))
-}
-
-/**
- * A local source must be exactly as seen before (it is stopped); a running server
- * moves on by itself, so only what makes the plan meaningless may not change.
- */
-export function checkSourceUnchanged (kind: RewindSource['kind'], now: ClusterIdentity, then: ClusterIdentity, what: string): void {
-  const same = kind === 'local'
-    ? now.controlDigest === then.controlDigest
-    : now.systemIdentifier === then.systemIdentifier && now.timeline === then.timeline
-  if (!same) {
-    throw new PgRewindError('PLAN_STALE', `the source changed since ${what} was computed`, {
-      detail: `Now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}; then: state "${then.state}", checkpoint ${then.checkpoint}, timeline ${then.timeline}.`,
-      hint: 'Run the earlier steps again.'
-    })
-  }
 }
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
@@ -44,8 +27,7 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
 
 /** Step 3: decide, for every file, what to do, and pin both sides' identities. */
 export async function buildPlan (input: StepInput, ports: Ports): Promise<Plan> {
-  const d = input.divergence
-  if (d === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of findDivergence is required (divergence)')
+  const d = requireDivergence(input)
   if (d.rewindNeeded && input.scan === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of scanWal is required (scan)')
   const pgdata = input.target.pgdata
   const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')

@@ -3,6 +3,7 @@ import { PgRewindError } from '../errors'
 import { ControlFile, dbStateName, parseControlFile } from '../format/controlfile'
 import { formatLsn, historyFileName } from '../format/lsn'
 import { historyForTli, TimelineHistoryEntry } from '../format/timeline'
+import { RewindSource } from '../source/types'
 import { parsePgVersionFile, VersionInfo, versionInfo } from '../format/versions'
 
 /** Reads a whole file of one side (target dir or source). */
@@ -66,4 +67,31 @@ export async function readHistory (read: ReadFile, tli: number): Promise<Timelin
   if (tli === 1) return historyForTli(1)
   const content = await read(`pg_wal/${historyFileName(tli)}`)
   return historyForTli(tli, content)
+}
+
+/** The target must still be what the earlier step saw, or its results no longer apply. */
+export function checkTargetUnchanged (info: ClusterInfo, expectedDigest: string, what: string): void {
+  const now = clusterIdentity(info)
+  if (now.controlDigest !== expectedDigest) {
+    throw new PgRewindError('PLAN_STALE', `the target changed since ${what} was computed`, {
+      detail: `Its control file is no longer the one ${what} was computed from (now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}).`,
+      hint: 'Run the earlier steps again.'
+    })
+  }
+}
+
+/**
+ * A local source must be exactly as seen before (it is stopped); a running server
+ * moves on by itself, so only what makes the plan meaningless may not change.
+ */
+export function checkSourceUnchanged (kind: RewindSource['kind'], now: ClusterIdentity, then: ClusterIdentity, what: string): void {
+  const same = kind === 'local'
+    ? now.controlDigest === then.controlDigest
+    : now.systemIdentifier === then.systemIdentifier && now.timeline === then.timeline
+  if (!same) {
+    throw new PgRewindError('PLAN_STALE', `the source changed since ${what} was computed`, {
+      detail: `Now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}; then: state "${then.state}", checkpoint ${then.checkpoint}, timeline ${then.timeline}.`,
+      hint: 'Run the earlier steps again.'
+    })
+  }
 }

@@ -2,7 +2,7 @@ import { PgRewindError } from '../errors'
 import { isCleanShutdown } from '../format/controlfile'
 import { formatLsn } from '../format/lsn'
 import { findCommonAncestor, TimelineHistoryEntry } from '../format/timeline'
-import { findPostgres, readRestoreCommand, runCrashRecovery, runningPostmasterPid } from '../pg/postgres'
+import { findPostgres, runCrashRecovery, runningPostmasterPid } from '../pg/postgres'
 import { RewindSource } from '../source/types'
 import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from './clusterinfo'
 import { localReader } from './localread'
@@ -131,10 +131,7 @@ export async function findDivergence (input: StepInput, ports: Ports): Promise<D
     const common = findCommonAncestor(sourceHistory, targetHistory)
     ports.log.info(`servers diverged at WAL location ${formatLsn(common.divergeLsn)} on timeline ${common.tli}`)
 
-    const restoreCommand = opts.restoreTargetWal === true
-      ? readRestoreCommand(findPostgres(pgdata, target.version.major, opts.pgBindir), pgdata, opts.configFile)
-      : undefined
-    const wal = openTargetWal(pgdata, target, targetHistory, restoreCommand)
+    const wal = openTargetWal(pgdata, target, targetHistory, opts)
     try {
       // The target's WAL ends after its last checkpoint record, or at minRecoveryPoint
       // when it was a standby that replayed past its last restartpoint.

@@ -1,30 +1,13 @@
-import { PgRewindError } from '../errors'
 import { formatLsn, parseLsn } from '../format/lsn'
 import { relationPath } from '../format/relpath'
 import { specialRecordKind, unrecognizedSpecialRecordError } from '../format/walpayloads'
 import { WalRecord } from '../format/walrecord'
-import { findPostgres, readRestoreCommand } from '../pg/postgres'
 import { BlockBitmap, BlockRanges, rangesCount } from './blockranges'
-import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from './clusterinfo'
+import { checkTargetUnchanged, readClusterInfo, readHistory } from './clusterinfo'
+import { requireDivergence } from './inputs'
 import { localReader } from './localread'
-import { Divergence, Ports, Scan, StepInput } from './types'
+import { Ports, Scan, StepInput } from './types'
 import { openTargetWal } from './walaccess'
-
-function requireDivergence (input: StepInput): Divergence {
-  if (input.divergence === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of findDivergence is required (divergence)')
-  return input.divergence
-}
-
-/** The target must still be what the earlier step saw, or its results no longer apply. */
-export function checkTargetUnchanged (info: ClusterInfo, expectedDigest: string, what: string): void {
-  const now = clusterIdentity(info)
-  if (now.controlDigest !== expectedDigest) {
-    throw new PgRewindError('PLAN_STALE', `the target changed since ${what} was computed`, {
-      detail: `Its control file is no longer the one ${what} was computed from (now: state "${now.state}", checkpoint ${now.checkpoint}, timeline ${now.timeline}).`,
-      hint: 'Run the earlier steps again.'
-    })
-  }
-}
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
@@ -34,16 +17,14 @@ export function checkTargetUnchanged (info: ClusterInfo, expectedDigest: string,
 export async function scanWal (input: StepInput, ports: Ports): Promise<Scan> {
   const d = requireDivergence(input)
   const pgdata = input.target.pgdata
-  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  const readTarget = localReader(pgdata, 'target')
+  const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
     return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0 }
   }
   const opts = input.options ?? {}
-  const history = await readHistory(localReader(pgdata, 'target'), target.tli)
-  const restoreCommand = opts.restoreTargetWal === true
-    ? readRestoreCommand(findPostgres(pgdata, target.version.major, opts.pgBindir), pgdata, opts.configFile)
-    : undefined
+  const history = await readHistory(readTarget, target.tli)
   const from = parseLsn(d.lastCommonCheckpoint.lsn)
   const to = parseLsn(d.targetWalEnd)
   const vi = target.version
@@ -55,7 +36,7 @@ export async function scanWal (input: StepInput, ports: Ports): Promise<Scan> {
   let lastReport = 0
   const total = Number(to - from)
   ports.log.info('reading WAL in target')
-  const wal = openTargetWal(pgdata, target, history, restoreCommand)
+  const wal = openTargetWal(pgdata, target, history, opts)
   try {
     wal.reader.readUntil(from, to, (rec: WalRecord) => {
       records++

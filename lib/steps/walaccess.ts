@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TimelineHistoryEntry } from '../format/timeline'
 import { WalReader } from '../format/walreader'
+import { findPostgres, readRestoreCommand } from '../pg/postgres'
 import { restoreWalSegment } from '../pg/restore'
 import { SegmentFileSource } from '../wal/segmentfiles'
 import { ClusterInfo } from './clusterinfo'
+import { StepOptions } from './types'
 
 export interface TargetWal {
   reader: WalReader
@@ -19,9 +21,13 @@ export interface TargetWal {
  * A WAL reader over the target's pg_wal along the target's timeline history. With a
  * restore_command, segments missing from pg_wal are restored into a private temp
  * directory (never into the target: a dry run must change nothing, and the segments
- * are only needed for reading).
+ * are only needed for reading). The command is the target's own, as its postgres
+ * reports it (-c/--restore-target-wal, honouring --config-file).
  */
-export function openTargetWal (pgdata: string, info: ClusterInfo, history: TimelineHistoryEntry[], restoreCommand?: string): TargetWal {
+export function openTargetWal (pgdata: string, info: ClusterInfo, history: TimelineHistoryEntry[], opts: StepOptions): TargetWal {
+  const restoreCommand = opts.restoreTargetWal === true
+    ? readRestoreCommand(findPostgres(pgdata, info.version.major, opts.pgBindir), pgdata, opts.configFile)
+    : undefined
   const segSize = info.control.xlogSegSize
   let restoreDir: string | null = null
   const onMissing = restoreCommand === undefined

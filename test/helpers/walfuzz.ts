@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { isPgRewindError } from '../../lib/errors'
-import { formatLsn, walFileName } from '../../lib/format/lsn'
-import type { VersionInfo } from '../../lib/format/versions'
+import { formatLsn, parseWalFileName, segNoToLsn, walFileName } from '../../lib/format/lsn'
+import { versionInfo, type VersionInfo } from '../../lib/format/versions'
 import { MemoryWalSource, WalReader, type TimelineHistoryEntry } from '../../lib/format/walreader'
 import { decodeRecord, recordCrc, type WalRecord } from '../../lib/format/walrecord'
 import { specialRecordKind } from '../../lib/format/walpayloads'
+import { xorshift32 } from './rng'
+import { historyEntries, segmentFiles, type WalCluster } from './wal-clusters'
 
 /**
  * Mutation fuzzing of the WAL decoders over real WAL held in memory. Each iteration
@@ -24,6 +28,23 @@ export interface FuzzCorpus {
   records: bigint[]
 }
 
+/**
+ * A cluster's WAL (timelines 1→2→3) loaded into memory, with the start of every record
+ * of the clean WAL; `clean` tells whether that unmutated WAL read to a clean end.
+ */
+export function loadFuzzCorpus (w: WalCluster, major: number): { corpus: FuzzCorpus, clean: boolean } {
+  const vi = versionInfo(major)
+  const files = new Map<string, Buffer>()
+  for (const f of segmentFiles(w.walDir)) files.set(f, readFileSync(join(w.walDir, f)))
+  const timelines = historyEntries(w.history3, 3)
+  const reader = new WalReader(new MemoryWalSource(w.segSize, files), { version: vi, segSize: w.segSize, sysid: w.sysid, timelines })
+  const first = parseWalFileName(segmentFiles(w.walDir)[0], w.segSize)
+  if (first === null) throw new Error('no WAL')
+  const records: bigint[] = []
+  const end = reader.scanToEnd(reader.findNextRecord(segNoToLsn(first.segNo, w.segSize)), rec => { records.push(rec.lsn) })
+  return { corpus: { vi, segSize: w.segSize, sysid: w.sysid, files, timelines, records }, clean: end.clean }
+}
+
 export interface FuzzResult {
   iterations: number
   readRecords: number
@@ -32,15 +53,10 @@ export interface FuzzResult {
   seed: number
 }
 
-/** xorshift32: reproducible from the printed seed */
+/** Uniform in [0, 1), reproducible from the printed seed. */
 export function rng (seed: number): () => number {
-  let s = (seed >>> 0) || 0x9E3779B9
-  return () => {
-    s ^= s << 13; s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
-    return s / 0x100000000
-  }
+  const next = xorshift32((seed >>> 0) || 0x9E3779B9)
+  return () => next() / 0x100000000
 }
 
 function checkRecord (rec: WalRecord, vi: VersionInfo): string | null {
