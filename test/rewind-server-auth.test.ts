@@ -1,4 +1,5 @@
 import t from 'tap'
+import { SUPPORTED_MAJORS } from '../lib/format/versions'
 import { spawn } from 'node:child_process'
 import { copyFileSync, lstatSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
@@ -13,7 +14,7 @@ import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, setup
  * string (then -R writes it, as pg_rewind does, and the standby can use it).
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [13, 16, 18]
+const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
 
 // quotes, a backslash and spaces: every quoting layer (SQL, libpq, postgresql.conf) is exercised
 const PW = "pw with 'quote', \\backslash and spaces"

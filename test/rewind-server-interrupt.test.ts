@@ -1,4 +1,5 @@
 import t from 'tap'
+import { SUPPORTED_MAJORS } from '../lib/format/versions'
 import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer, Socket } from 'node:net'
 import { join } from 'node:path'
@@ -17,7 +18,7 @@ import { chownToRunner, diverge, pgrewind, rejoinAndCompare, setupPair } from '.
  * new run once the source is back completes.
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [13, 18]
+const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
 
 /**
  * A TCP relay in front of the source that counts the bytes the server sends; past
