@@ -14,7 +14,11 @@
 import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Cluster, CLI, compareContents, loadWorkload, rejoinAndCompare, run } from '../test/harness'
+import { CLI } from '../lib/harness/cli'
+import { Cluster } from '../lib/harness/cluster'
+import { run } from '../lib/harness/proc'
+import { compareContents, rejoinAndCompare } from '../lib/harness/scenario'
+import { loadWorkload } from '../lib/harness/workload'
 
 const DEB = '/usr/lib/postgresql/15/bin'
 

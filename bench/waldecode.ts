@@ -16,10 +16,10 @@ import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { formatLsn, parseWalFileName, segNoToLsn } from '../lib/format/lsn'
 import { versionInfo } from '../lib/format/versions'
-import { WalReader } from '../lib/format/walreader'
+import { WalReader } from '../lib/wal/reader'
 import { SegmentFiles } from '../lib/wal/segmentfiles'
-import { Cluster } from '../lib/pg/cluster'
-import { runOk } from '../lib/pg/proc'
+import { Cluster } from '../lib/harness/cluster'
+import { runOk } from '../lib/harness/proc'
 
 const DEB = '/usr/lib/postgresql/15/bin'
 

@@ -1,11 +1,11 @@
-import { ErrorCode, PgRewindError } from './errors'
+import type { PgRewindError } from './errors'
 
 /**
  * The one table of error codes, shared by every adapter: the CLI prints the hint
  * when an error carries none of its own, the JSON-RPC server answers with the
  * code's JSON-RPC error code, and README.md's "Error codes" section is this table
- * (test/rpc-schemas.test.ts compares them). Typed as a Record over ErrorCode so a
- * new code cannot be added without its row.
+ * (test/rpc-schemas.test.ts compares them). ErrorCode is the set of its keys: a new
+ * code is one new row.
  *
  * JSON-RPC codes: -32000..-32099 is the range the JSON-RPC 2.0 specification leaves
  * to the implementation; INVALID_PARAMS and INTERNAL use the specification's own
@@ -19,7 +19,7 @@ export interface ErrorCodeInfo {
   hint?: string
 }
 
-export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
+export const ERROR_CODES = {
   USAGE: { rpc: -32000, message: 'invalid command-line arguments or option combination', hint: 'See pgrewind --help.' },
   INVALID_PARAMS: { rpc: -32602, message: 'a step was called without the inputs it needs (e.g. no divergence or plan)', hint: 'Pass the results of the earlier steps under divergence, scan and plan.' },
   INVALID_LSN: { rpc: -32001, message: 'invalid WAL location', hint: 'A WAL location looks like 0/3000060.' },
@@ -66,8 +66,12 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   SOURCE_PROTOCOL: { rpc: -32042, message: 'the source server answered in an unexpected way', hint: 'Read the detail; check that the source is a PostgreSQL 13-18 server.' },
   SOURCE_STATE: { rpc: -32043, message: 'the source server is not in a state the rewind can use', hint: 'Read the detail, fix the source, and run again.' },
   RUN_AS_ROOT: { rpc: -32037, message: 'cannot be executed by "root"', hint: 'Run pgrewind as the PostgreSQL superuser (the data directory\'s owner).' },
+  CLUSTER_SETUP: { rpc: -32044, message: 'a PostgreSQL cluster of the drill or the test harness could not be set up or driven', hint: 'Read the detail (the server\'s log); the embedded PostgreSQL builds come with "npm ci".' },
   INTERNAL: { rpc: -32603, message: 'internal error (a bug)', hint: 'Please report it with the message and the command or request.' }
-}
+} as const satisfies Record<string, ErrorCodeInfo>
+
+/** Every error pgrewind reports has one of these codes. */
+export type ErrorCode = keyof typeof ERROR_CODES
 
 /**
  * Errors the JSON-RPC layer itself answers with (no PgRewindError behind them);
@@ -83,7 +87,7 @@ export const PROTOCOL_ERRORS = {
 export type ProtocolErrorKind = keyof typeof PROTOCOL_ERRORS
 
 export function errorInfo (code: ErrorCode): ErrorCodeInfo {
-  return ERROR_CODES[code] ?? ERROR_CODES.INTERNAL
+  return (ERROR_CODES as Record<string, ErrorCodeInfo>)[code] ?? ERROR_CODES.INTERNAL
 }
 
 /** The error's own hint, else its code's. */

@@ -1,61 +1,12 @@
+import type { ErrorCode } from './errorcodes'
+
 /**
  * One error type for the whole tool. Every user-facing failure carries a stable
  * `code` (documented in the README's error table), PostgreSQL-style message,
  * optional detail and hint. Adapters map it once: CLI → exit 1 + "pgrewind: error: …",
  * JSON-RPC → error object, Ansible → fail_json.
  */
-export type ErrorCode =
-  // input / usage
-  | 'USAGE'
-  | 'INVALID_PARAMS'
-  // format layer
-  | 'INVALID_LSN'
-  | 'CONTROL_FILE_SIZE'
-  | 'CONTROL_FILE_CRC'
-  | 'CONTROL_FILE_VERSION'
-  | 'UNSUPPORTED_VERSION'
-  | 'INVALID_SEGMENT_SIZE'
-  | 'HISTORY_SYNTAX'
-  | 'HISTORY_INVALID'
-  | 'WAL_MISSING'
-  | 'WAL_READ'
-  | 'WAL_INVALID_PAGE'
-  | 'WAL_INVALID_RECORD'
-  | 'WAL_CRC'
-  | 'WAL_END'
-  | 'RELPATH'
-  // rewind preconditions
-  | 'DIFFERENT_SYSTEMS'
-  | 'INCOMPATIBLE_CLUSTERS'
-  | 'NO_CHECKSUMS'
-  | 'TARGET_NOT_CLEAN'
-  | 'TARGET_RUNNING'
-  | 'SOURCE_NOT_CLEAN'
-  | 'SOURCE_RUNNING'
-  | 'NO_COMMON_ANCESTOR'
-  | 'CRASH_RECOVERY_FAILED'
-  | 'POSTGRES_NOT_FOUND'
-  | 'RESTORE_COMMAND'
-  | 'UNRECOGNIZED_SPECIAL_RECORD'
-  | 'FILE_TYPE_MISMATCH'
-  | 'SOURCE_CHANGED'
-  | 'SOURCE_IO'
-  | 'TARGET_IO'
-  | 'UNSAFE_PATH'
-  | 'PLAN_STALE'
-  | 'PLAN_DIGEST'
-  | 'CANCELLED'
-  | 'SOURCE_CONNECTION'
-  | 'SOURCE_PRIVILEGES'
-  // server source (--source-server)
-  | 'CONNSTR_INVALID'
-  | 'SOURCE_IN_RECOVERY'
-  | 'SOURCE_SETTINGS'
-  | 'SOURCE_QUERY'
-  | 'SOURCE_PROTOCOL'
-  | 'SOURCE_STATE'
-  | 'RUN_AS_ROOT'
-  | 'INTERNAL'
+export type { ErrorCode }
 
 export interface ErrorFields {
   detail?: string

@@ -3,7 +3,7 @@
 /**
  * schemas/*.json are the contract (the Ansible module and other clients read them);
  * TypeScript cannot import JSON `as const` (microsoft/TypeScript#32063), so this
- * writes them into lib/rpc/generated/schemas.ts as `as const` literals, which both
+ * writes them into lib/contract/schemas.ts as `as const` literals, which both
  * ajv (at run time) and json-schema-to-ts's FromSchema (at compile time) use.
  * Run `npm run gen:schemas` after changing a schema; test/rpc-schemas.test.ts fails
  * while the generated file is out of date.
@@ -13,7 +13,7 @@ const { join } = require('node:path')
 
 const ROOT = join(__dirname, '..')
 const SCHEMAS = join(ROOT, 'schemas')
-const OUT = join(ROOT, 'lib', 'rpc', 'generated', 'schemas.ts')
+const OUT = join(ROOT, 'lib', 'contract', 'schemas.ts')
 
 /** "rpc.discover.params.json" → "rpcDiscoverParams", "defs.json" → "defs" */
 function constName (file) {

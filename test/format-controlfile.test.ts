@@ -26,10 +26,11 @@ import {
   hasPgControlData15,
   runPgControlData
 } from './helpers/realdata'
+import { testMajors } from './harness'
 
 // ---------------------------------------------------------------------------------
 // Synthetic files, written byte by byte from the layout table in
-// shared/reference/pg-formats.md §3.2 — deliberately NOT through our serializer, so a
+// pg_control.h's offsets — deliberately NOT through our serializer, so a
 // wrong offset in the parser cannot be hidden by the same wrong offset in the writer.
 // ---------------------------------------------------------------------------------
 
@@ -594,9 +595,7 @@ function checkAgainstSql (t: tap.Test, cf: ControlFile, s: ControlSnapshot): voi
   t.same(serverColumns, [], `${s.label}: no server-reported field left unchecked`)
 }
 
-const majors: number[] = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 const EXPECTED: Record<string, { state: DBState, tli: number, minRecovery: boolean }> = {
   'primary in production': { state: DBState.IN_PRODUCTION, tli: 1, minRecovery: false },

@@ -19,7 +19,7 @@ import {
 import { parseControlFile } from '../lib/format/controlfile'
 import { SUPPORTED_MAJORS, VERSIONS, tablespaceVersionDir } from '../lib/format/versions'
 import { PgRewindError } from '../lib/errors'
-import { Cluster, makeDir, makeTempRoot, removeTree } from './harness'
+import { Cluster, makeDir, makeTempRoot, removeTree, testMajors } from './harness'
 import { xorshift32 } from './helpers/rng'
 
 const V15 = VERSIONS[15]
@@ -307,9 +307,7 @@ t.test('block arithmetic', async t => {
 // Real data directories of every major
 // ---------------------------------------------------------------------------------
 
-const majors: number[] = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 /** Files in database directories that are not relations. */
 const NON_RELATION_FILES = new Set(['PG_VERSION', 'pg_filenode.map', 'pg_internal.init', 'pg_control'])
@@ -389,7 +387,7 @@ for (const major of majors) {
       if (r.relpersistence === 't') tempPrefixes.add(/\/(t\d+_)\d+$/.exec(r.path)?.[1] ?? '?')
     }
     t.equal(bad, 0, 'pg_relation_filepath of every relation parses to its tablespace, database and filenode')
-    t.ok(rows.some(r => r.path.startsWith(`pg_tblspc/`) && r.path.includes(`/${tablespaceVersionDir(v)}/`)), 'tablespace paths use the version table\'s directory')
+    t.ok(rows.some(r => r.path.startsWith('pg_tblspc/') && r.path.includes(`/${tablespaceVersionDir(v)}/`)), 'tablespace paths use the version table\'s directory')
     t.ok(rows.some(r => r.path.startsWith('global/')), 'shared catalogs')
     t.equal(tempPrefixes.size, 1, `temporary relations are named ${[...tempPrefixes].join(',')}`)
     t.comment(`PG ${major}: temporary relation prefix ${[...tempPrefixes].join(',')}`)

@@ -14,10 +14,10 @@ import {
 } from '../lib/format/timeline'
 import { parseControlFile } from '../lib/format/controlfile'
 import { formatLsn, historyFileName, lsnToSegNo, parseLsn, walFileName } from '../lib/format/lsn'
-import { SUPPORTED_MAJORS, VERSIONS, type Major } from '../lib/format/versions'
+import { VERSIONS, type Major } from '../lib/format/versions'
 import { PgRewindError } from '../lib/errors'
 import { type RealData, PG_REWIND_15, buildRealData, destroyRealData, walFiles } from './helpers/realdata'
-import { run } from './harness'
+import { run, testMajors } from './harness'
 import { xorshift32 } from './helpers/rng'
 
 const e = (tli: number, begin: bigint, end: bigint): TimelineHistoryEntry => ({ tli, begin, end })
@@ -37,7 +37,7 @@ function expectError (t: tap.Test, fn: () => unknown, code: string, message: str
   return null
 }
 
-// The real PG15 file quoted in pg-formats.md §4 (note the blank line).
+// A real PG15 history file (note the blank line).
 const PG15_TLI3 = '1\t0/2000B48\tno recovery target specified\n\n2\t0/2019988\tno recovery target specified\n'
 
 t.test('parse: the documented real file', async t => {
@@ -239,9 +239,7 @@ t.test('parser fuzz: typed errors or well-formed histories', async t => {
 // Real history files: failover (TLI 2) and a second promotion (TLI 3), every major
 // ---------------------------------------------------------------------------------
 
-const majors: number[] = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 function control (dir: string): ReturnType<typeof parseControlFile> {
   return parseControlFile(readFileSync(join(dir, 'global', 'pg_control')))
@@ -254,7 +252,8 @@ async function pgRewind15 (targetDir: string, sourceDir: string): Promise<{ sour
   const block = (title: string): string[] => {
     const i = lines.indexOf(title)
     const out: string[] = []
-    for (let k = i + 1; i >= 0 && k < lines.length && /^\d+: /.test(lines[k]); k++) out.push(lines[k])
+    if (i < 0) return out
+    for (let k = i + 1; k < lines.length && /^\d+: /.test(lines[k]); k++) out.push(lines[k])
     return out
   }
   const d = lines.find(l => l.startsWith('servers diverged at WAL location'))

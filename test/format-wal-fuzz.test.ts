@@ -1,8 +1,9 @@
 import t from 'tap'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { MemoryWalSource, WalReader } from '../lib/format/walreader'
+import { WalReader } from '../lib/wal/reader'
+import { MemoryWalSource } from './helpers/memwal'
 import { makeWalCluster } from './helpers/wal-clusters'
 import { loadFuzzCorpus, runWalFuzz } from './helpers/walfuzz'
+import { testMajors } from './harness'
 
 /**
  * Bounded mutation fuzzing (a few seconds) over real WAL of one major (the newest in
@@ -11,9 +12,7 @@ import { loadFuzzCorpus, runWalFuzz } from './helpers/walfuzz'
  * bench/fuzz-wal.ts.
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 const major = majors[majors.length - 1]
 const seed = Number(process.env.PGREWIND_FUZZ_SEED ?? (Date.now() % 0x7FFFFFFF))
 const durationMs = Number(process.env.PGREWIND_FUZZ_MS ?? 3000)

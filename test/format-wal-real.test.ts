@@ -1,19 +1,23 @@
 import t from 'tap'
 import { parseWalFileName, segNoToLsn, formatLsn, walFileName } from '../lib/format/lsn'
-import { SUPPORTED_MAJORS, versionInfo } from '../lib/format/versions'
-import { MemoryWalSource, WalReader } from '../lib/format/walreader'
+import { versionInfo } from '../lib/format/versions'
+import { WalReader } from '../lib/wal/reader'
+import { MemoryWalSource } from './helpers/memwal'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../lib/errors'
-import { restoreUncompressedImage, XLR_SPECIAL_REL_UPDATE } from '../lib/format/walrecord'
+import { restoreUncompressedImage, XLR_SPECIAL_REL_UPDATE } from '../lib/wal/record'
 import {
-  dbaseKind, decodeCheckpointRecord, decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop, decodeEndOfRecovery,
-  decodeSmgrCreate, decodeSmgrTruncate, isCheckpointRecord, isEndOfRecoveryRecord, isSwitchRecord, specialRecordKind, xactOp,
-  RM_LOGICALMSG_ID, RM_SMGR_ID, RM_XLOG_ID, XLOG_CHECKPOINT_REDO
-} from '../lib/format/walpayloads'
+  dbaseKind, decodeCheckpointRecord, isCheckpointRecord, specialRecordKind, RM_LOGICALMSG_ID, RM_SMGR_ID, RM_XLOG_ID, XLOG_CHECKPOINT_REDO
+} from '../lib/wal/payloads'
+import {
+  decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop, decodeEndOfRecovery, decodeSmgrCreate, decodeSmgrTruncate,
+  isEndOfRecoveryRecord, isSwitchRecord, xactOp
+} from './helpers/waldump'
 import { SegmentFiles } from '../lib/wal/segmentfiles'
 import { historyEntries, makeWalCluster, segmentFiles } from './helpers/wal-clusters'
 import { pglzDecompress } from './helpers/pglz'
+import { testMajors } from './harness'
 
 /**
  * Real WAL of every supported major (see helpers/wal-clusters.ts for the workload):
@@ -22,9 +26,7 @@ import { pglzDecompress } from './helpers/pglz'
  * is cross-checked against what the workload did.
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: every record of real WAL`, async t => {
@@ -42,10 +44,34 @@ for (const major of majors) {
     const start = reader.findNextRecord(segNoToLsn(first.segNo, w.segSize))
 
     const n = {
-      records: 0, bytes: 0, multiPage: 0, multiSegment: 0, switches: 0, eor: [] as number[], checkpoints: 0, ckptRedo: 0,
-      imgPlain: 0, imgHole: 0, imgPglz: 0, imgLz4: 0, imgZstd: 0, holeChecked: 0, pglzChecked: 0, nonMainFork: 0,
-      dbase: new Map<string, number>(), smgrCreate: 0, smgrTruncate: 0, xactSpecial: 0, xactOps: new Map<string, number>(),
-      toplevel: 0, origin: 0, unrecognized: 0, special: 0, bigMessage: 0, maxLen: 0, lastCkpt: null as null | ReturnType<typeof decodeCheckpointRecord>
+      records: 0,
+      bytes: 0,
+      multiPage: 0,
+      multiSegment: 0,
+      switches: 0,
+      eor: [] as number[],
+      checkpoints: 0,
+      ckptRedo: 0,
+      imgPlain: 0,
+      imgHole: 0,
+      imgPglz: 0,
+      imgLz4: 0,
+      imgZstd: 0,
+      holeChecked: 0,
+      pglzChecked: 0,
+      nonMainFork: 0,
+      dbase: new Map<string, number>(),
+      smgrCreate: 0,
+      smgrTruncate: 0,
+      xactSpecial: 0,
+      xactOps: new Map<string, number>(),
+      toplevel: 0,
+      origin: 0,
+      unrecognized: 0,
+      special: 0,
+      bigMessage: 0,
+      maxLen: 0,
+      lastCkpt: null as null | ReturnType<typeof decodeCheckpointRecord>
     }
     const problems: string[] = []
     const res = reader.scanToEnd(start, rec => {

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { setupPair, diverge, compareContents, rejoinAndCompare } from './harness'
+import { compareContents, diverge, rejoinAndCompare, testMajors, withPair } from './harness'
 import { Cluster } from './harness'
 
 /** DBState at offset 16 of pg_control (same in 13–18). */
@@ -10,14 +9,11 @@ function controlState (dataDir: string): number {
   return readFileSync(join(dataDir, 'global', 'pg_control')).readInt32LE(16)
 }
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined
-  ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number)
-  : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 for (const major of majors) {
   t.test(`harness on PostgreSQL ${major}`, async t => {
-    const pair = await setupPair({ major, tablespace: true })
-    t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+    const pair = await withPair(t, { major, tablespace: true })
 
     t.equal(await pair.target.scalar('SHOW server_version_num').then(v => Math.floor(Number(v) / 10000)), major, 'server is the requested major')
     t.same(await compareContents(pair.target, pair.source), [], 'standby has the same contents before the failover')

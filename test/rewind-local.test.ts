@@ -1,15 +1,13 @@
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { diverge, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { diverge, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: clean target, dry run first, then the rewind`, async t => {
-    const pair = await setupPair({ major, tablespace: true })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, tablespace: true })
     await diverge(pair, { targetStop: 'clean' })
     const args = ['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir]
 
@@ -39,8 +37,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: crash-stopped target is recovered first`, async t => {
-    const pair = await setupPair({ major })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major })
     await diverge(pair, { targetStop: 'crash' })
     const args = ['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '--pg-bindir', pair.target.binDir]
     const before = snapshotTree(pair.target.dataDir)
@@ -58,8 +55,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: running target or running local source is refused`, async t => {
-    const pair = await setupPair({ major })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major })
     await diverge(pair, { targetStop: 'running', sourceStop: 'running' })
     const args = ['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir]
     await pair.source.stop()

@@ -3,11 +3,10 @@ import { existsSync, lstatSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { parseLsn, lsnToSegNo, parseWalFileName } from '../lib/format/lsn'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { unprivilegedUser } from '../lib/pg/runas'
-import { CLI, Cluster, chownToRunner, diverge, pgrewind, rejoinAndCompare, run, setupPair } from './harness'
+import { unprivilegedUser } from '../lib/harness/runas'
+import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, run, testMajors, withPair } from './harness'
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: multi-hop timelines (target on 2, source on 3)`, async t => {
@@ -43,10 +42,9 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: group access, the WAL of the common history is not copied`, async t => {
-    const pair = await setupPair({ major, groupAccess: true })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, groupAccess: true })
     // a few segments of common history, streamed to the standby
-    for (let i = 0; i < 3; i++) await pair.target.query("SELECT pg_switch_wal(); INSERT INTO t_common VALUES (-1 - " + i + ", 'common')")
+    for (let i = 0; i < 3; i++) await pair.target.query('SELECT pg_switch_wal(); INSERT INTO t_common VALUES (-1 - ' + i + ", 'common')")
     await pair.target.waitForReplay(pair.source)
     await diverge(pair)
     const extra = join(pair.source.dataDir, 'extra.conf')
@@ -76,8 +74,7 @@ for (const major of majors) {
 t.test('in-place tablespaces (PostgreSQL 15+)', async t => {
   const inPlace = majors.filter(m => m >= 15)
   for (const major of inPlace.length > 0 ? inPlace : [15]) {
-    const pair = await setupPair({ major, conf: { allow_in_place_tablespaces: true } })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, conf: { allow_in_place_tablespaces: true } })
     await pair.target.query("CREATE TABLESPACE inplace LOCATION ''")
     await pair.target.query("CREATE TABLE tip (id int, v text) TABLESPACE inplace; INSERT INTO tip SELECT g, 'x' FROM generate_series(1, 2000) g")
     await pair.target.waitForReplay(pair.source)

@@ -1,10 +1,9 @@
 import t from 'tap'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { Cluster, chownToRunner, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, setupPair, snapshotTree, treeDiff } from './harness'
+import { chownToRunner, Cluster, destroyPair, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, setupPair, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 function mk (path: string, content?: string): void {
   if (content === undefined) mkdirSync(path, { mode: 0o700 })
@@ -14,8 +13,7 @@ function mk (path: string, content?: string): void {
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: pg_wal as a symlink, extra files and directories with odd names`, async t => {
-    const pair = await setupPair({ major })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major })
     // the target keeps its WAL elsewhere
     await pair.target.stop()
     const walDir = makeDir(join(pair.root, 'target-wal'))
@@ -42,8 +40,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: no rewind required (switchover) and same timeline`, async t => {
-    const pair = await setupPair({ major })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major })
     // a clean switchover: the old primary stops before the standby is promoted
     await pair.target.stop()
     await pair.source.promote()
@@ -119,7 +116,7 @@ for (const major of majors) {
 
   t.test(`PostgreSQL ${major}: WAL needed for recovery that the source no longer has is kept`, async t => {
     const { pair, archive } = await pairWithRecycledSourceWal()
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy(); removeTree(pair.root) })
+    t.teardown(async () => { await destroyPair(pair) })
     const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '--json'])
     t.equal(r.code, 0, r.stderr.slice(-800))
     const keep: string[] = JSON.parse(r.stdout).divergence.keepWal
@@ -133,7 +130,7 @@ for (const major of majors) {
 
   t.test(`PostgreSQL ${major}: -c restores the target's WAL from its archive`, async t => {
     const { pair, archive } = await pairWithRecycledSourceWal()
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy(); removeTree(pair.root) })
+    t.teardown(async () => { await destroyPair(pair) })
     // The target's own WAL was moved to its archive.
     const targetArchive = makeDir(join(pair.root, 'target-archive'))
     const walDir = join(pair.target.dataDir, 'pg_wal')
@@ -155,8 +152,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: a source file that grows during the run aborts it, a re-run completes`, async t => {
-    const pair = await setupPair({ major })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major })
     await diverge(pair)
     const growing = join(pair.source.dataDir, 'growing.log')
     mk(growing, 'x'.repeat(1024))
@@ -177,4 +173,3 @@ for (const major of majors) {
     t.same(await rejoinAndCompare(pair.target, pair.source), [])
   })
 }
-

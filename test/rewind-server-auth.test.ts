@@ -1,11 +1,10 @@
 import t from 'tap'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
 import { spawn } from 'node:child_process'
 import { copyFileSync, lstatSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
-import { childEnv, spawnIdentity } from '../lib/pg/runas'
-import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { childEnv, spawnIdentity } from '../lib/harness/runas'
+import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
 /**
  * A least-privileged role with SCRAM authentication over TLS (verify-full), and
@@ -14,7 +13,7 @@ import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, setup
  * string (then -R writes it, as pg_rewind does, and the standby can use it).
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 // quotes, a backslash and spaces: every quoting layer (SQL, libpq, postgresql.conf) is exercised
 const PW = "pw with 'quote', \\backslash and spaces"
@@ -50,8 +49,7 @@ function writeOwned (path: string, content: string, mode: number): void {
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: least-privileged role, SCRAM over TLS, the password kept out of everything`, async t => {
-    const pair = await setupPair({ major, tcp: true, conf: { password_encryption: 'scram-sha-256' } })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, tcp: true, conf: { password_encryption: 'scram-sha-256' } })
     const { target, source } = pair
     await diverge(pair, { targetStop: 'crash', sourceStop: 'running' })
 

@@ -1,5 +1,4 @@
 import t from 'tap'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
 import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer, Socket } from 'node:net'
 import { join } from 'node:path'
@@ -10,7 +9,7 @@ import { findDivergence } from '../lib/steps/findDivergence'
 import { scanWal } from '../lib/steps/scanWal'
 import { Ports, silentLogger } from '../lib/steps/types'
 import { writeBackupLabel } from '../lib/steps/writeBackupLabel'
-import { chownToRunner, diverge, pgrewind, rejoinAndCompare, setupPair } from './harness'
+import { chownToRunner, diverge, pgrewind, rejoinAndCompare, testMajors, withPair } from './harness'
 
 /**
  * The source server goes away in the middle of the copy: the run fails with a clear
@@ -18,7 +17,7 @@ import { chownToRunner, diverge, pgrewind, rejoinAndCompare, setupPair } from '.
  * new run once the source is back completes.
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 /**
  * A TCP relay in front of the source that counts the bytes the server sends; past
@@ -60,8 +59,7 @@ async function relay (upstreamPort: number, threshold: number, trip: () => Promi
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: the source server stops in the middle of the copy, a re-run completes`, async t => {
-    const pair = await setupPair({ major, tcp: true })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, tcp: true })
     const { target, source } = pair
     await diverge(pair, { sourceStop: 'running' })
     const controlBefore = readFileSync(join(target.dataDir, 'global', 'pg_control'))
@@ -86,8 +84,7 @@ for (const major of majors) {
 }
 
 t.test('PostgreSQL 18: files removed on the running source after the plan are removed on the target too', async t => {
-  const pair = await setupPair({ major: 18, tcp: true })
-  t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+  const pair = await withPair(t, { major: 18, tcp: true })
   const { target, source } = pair
   await diverge(pair, { sourceStop: 'running' })
   // one copied in place, one into pg_wal (through a temporary name), both also on the target

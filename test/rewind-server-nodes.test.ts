@@ -2,8 +2,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseLsn } from '../lib/format/lsn'
-import { SUPPORTED_MAJORS, VERSIONS } from '../lib/format/versions'
-import { Cluster, compareContents, pgrewind, setupPair, snapshotTree, treeDiff } from './harness'
+import { VERSIONS } from '../lib/format/versions'
+import { Cluster, compareContents, pgrewind, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
 /**
  * Three-node topologies with a running source server: a standby as the source
@@ -11,7 +11,7 @@ import { Cluster, compareContents, pgrewind, setupPair, snapshotTree, treeDiff }
  * standby which followed a promoted node past the divergence (t/008).
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 async function rows (c: Cluster, sql: string): Promise<string[]> {
   return (await c.query<{ v: string }>(sql)).map(r => r.v)
@@ -70,8 +70,7 @@ for (const major of majors) {
     })
   } else {
     t.test(`PostgreSQL ${major}: a standby as the source is refused before anything changes`, async t => {
-      const pair = await setupPair({ major, tcp: true })
-      t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+      const pair = await withPair(t, { major, tcp: true })
       await pair.target.crash()
       const before = snapshotTree(pair.target.dataDir)
       const r = await pgrewind(['-D', pair.target.dataDir, '--source-server', pair.source.connstr(), '--pg-bindir', pair.target.binDir])

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { chownToRunner, diverge, makeDir, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { chownToRunner, diverge, makeDir, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
 /**
  * The rewind from a running source server (--source-server), the remote variants of
@@ -10,7 +9,7 @@ import { chownToRunner, diverge, makeDir, pgrewind, rejoinAndCompare, setupPair,
  * recovery configuration -R wrote and comparing every table with the source.
  */
 
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 function mk (path: string, content?: string): void {
   if (content === undefined) mkdirSync(path, { mode: 0o700 })
@@ -25,8 +24,7 @@ function primaryConninfos (pgdata: string): string[] {
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: from a running server — tablespaces (in-place too), databases, extra files, pg_wal symlink, -R`, async t => {
-    const pair = await setupPair({ major, tablespace: true, tcp: true, conf: { allow_in_place_tablespaces: true } })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, tablespace: true, tcp: true, conf: { allow_in_place_tablespaces: true } })
     const { target, source } = pair
     // common history: an in-place tablespace (a directory under pg_tblspc/, no link)
     await target.query("CREATE TABLESPACE ts_inplace LOCATION ''")
@@ -84,8 +82,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: from a running server — crash-stopped target, then -R`, async t => {
-    const pair = await setupPair({ major, tcp: true })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    const pair = await withPair(t, { major, tcp: true })
     await diverge(pair, { targetStop: 'crash', sourceStop: 'running' })
     // two hosts, the first refusing connections: libpq moves on to the next, and so
     // does the standby with the primary_conninfo written from this string

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { diverge, rejoinAndCompare, setupPair } from './harness'
+import { diverge, rejoinAndCompare, withPair } from './harness'
 import { RpcChild, RpcMessage } from './helpers/rpcclient'
 
 /**
@@ -25,11 +25,9 @@ async function until (c: RpcChild, pred: (m: RpcMessage) => boolean, ms = 120000
 }
 
 t.test(`PostgreSQL ${major}: cancel a running applyPlan and a queued writeBackupLabel`, async t => {
-  const pair = await setupPair({ major })
-  // the source first: the target owns the root directory both live in
-  t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+  const pair = await withPair(t, { major })
   await diverge(pair, { targetStop: 'clean', sourceStop: 'running' })
-  await pair.source.query("CREATE TABLE big AS SELECT g, md5(g::text) AS v FROM generate_series(1, 1500000) g")
+  await pair.source.query('CREATE TABLE big AS SELECT g, md5(g::text) AS v FROM generate_series(1, 1500000) g')
   await pair.source.checkpoint()
   await pair.source.stop()
   const target = { pgdata: pair.target.dataDir }

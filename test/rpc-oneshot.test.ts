@@ -1,5 +1,5 @@
 import t from 'tap'
-import { diverge, rejoinAndCompare, setupPair } from './harness'
+import { diverge, rejoinAndCompare, withPair } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 
 /**
@@ -10,9 +10,7 @@ import { RpcChild } from './helpers/rpcclient'
 const major = Number(process.env.PGREWIND_RPC_ONESHOT_MAJOR ?? 16)
 
 t.test(`PostgreSQL ${major}: all requests written, stdin closed, every one answered`, async t => {
-  const pair = await setupPair({ major })
-  // the source first: the target owns the root directory both live in
-  t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+  const pair = await withPair(t, { major })
   await diverge(pair, { targetStop: 'clean' })
   const target = { pgdata: pair.target.dataDir }
   const source = { pgdata: pair.source.dataDir }

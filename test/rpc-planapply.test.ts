@@ -2,8 +2,8 @@ import t from 'tap'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { METHODS } from '../lib/rpc/methods'
-import { schemaErrors } from '../lib/rpc/validate'
-import { chownToRunner, diverge, pgrewind, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { schemaErrors } from '../lib/contract/validate'
+import { chownToRunner, diverge, pgrewind, rejoinAndCompare, snapshotTree, treeDiff, withPair } from './harness'
 
 /**
  * Plan, review, apply without a JSON-RPC client: `pgrewind plan --out` writes a
@@ -13,9 +13,7 @@ import { chownToRunner, diverge, pgrewind, rejoinAndCompare, setupPair, snapshot
 const major = Number(process.env.PGREWIND_RPC_PLANAPPLY_MAJOR ?? 15)
 
 t.test(`PostgreSQL ${major}: plan, review, apply with --expect-digest`, async t => {
-  const pair = await setupPair({ major })
-  // the source first: the target owns the root directory both live in
-  t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+  const pair = await withPair(t, { major })
   await diverge(pair, { targetStop: 'clean' })
   const planFile = join(pair.root, 'plan.json')
   const before = snapshotTree(pair.target.dataDir)

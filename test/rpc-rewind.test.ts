@@ -1,9 +1,8 @@
 import t from 'tap'
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { SUPPORTED_MAJORS } from '../lib/format/versions'
-import { planDigest } from '../lib/steps/buildPlan'
-import { diverge, rejoinAndCompare, setupPair, snapshotTree, treeDiff } from './harness'
+import { planDigest } from '../lib/rewind/plandigest'
+import { diverge, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 import { RpcChild, RpcMessage } from './helpers/rpcclient'
 
 /**
@@ -14,7 +13,7 @@ import { RpcChild, RpcMessage } from './helpers/rpcclient'
  * client (test/helpers/rpcclient.ts). Tampered, unsafe and stale plans are refused
  * with the target byte-identical.
  */
-const majors = process.env.PGREWIND_TEST_MAJORS !== undefined ? process.env.PGREWIND_TEST_MAJORS.split(',').map(Number) : [...SUPPORTED_MAJORS]
+const majors = testMajors()
 
 function flipByte (path: string, offset: number): void {
   const fd = openSync(path, 'r+')
@@ -28,9 +27,7 @@ function flipByte (path: string, offset: number): void {
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: the five steps over JSON-RPC, then rejoin`, async t => {
-    const pair = await setupPair({ major, tablespace: true })
-    // the source first: the target owns the root directory both live in
-    t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+    const pair = await withPair(t, { major, tablespace: true })
     await diverge(pair, { targetStop: 'clean' })
     const target = { pgdata: pair.target.dataDir }
     const source = { pgdata: pair.source.dataDir }

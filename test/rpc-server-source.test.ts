@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { diverge, rejoinAndCompare, setupPair } from './harness'
+import { diverge, rejoinAndCompare, withPair } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 
 /**
@@ -10,8 +10,7 @@ import { RpcChild } from './helpers/rpcclient'
  */
 for (const major of [13, 18]) {
   t.test(`PostgreSQL ${major}: the five steps over JSON-RPC from a source server`, async t => {
-    const pair = await setupPair({ major, tablespace: true })
-    t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
+    const pair = await withPair(t, { major, tablespace: true })
     await diverge(pair, { targetStop: 'crash', sourceStop: 'running' })
     const target = { pgdata: pair.target.dataDir }
     const source = { connstr: pair.source.connstr() }

@@ -1,19 +1,19 @@
-import t from 'tap'
+import t, { Test } from 'tap'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PgRewindError } from '../lib/errors'
 import { TargetWriter } from '../lib/target/writer'
-import { planDigest } from '../lib/steps/buildPlan'
+import { planDigest } from '../lib/rewind/plandigest'
 import { applyPlan } from '../lib/steps/applyPlan'
 import { buildPlan } from '../lib/steps/buildPlan'
 import { findDivergence } from '../lib/steps/findDivergence'
 import { openSource } from '../lib/source/open'
 import { scanWal } from '../lib/steps/scanWal'
 import { Plan, Ports, silentLogger } from '../lib/steps/types'
-import { diverge, setupPair, snapshotTree, treeDiff } from './harness'
+import { diverge, snapshotTree, treeDiff, withPair } from './harness'
 
-function fresh (t: Tap.Test): { root: string, pgdata: string, outside: string } {
+function fresh (t: Test): { root: string, pgdata: string, outside: string } {
   const root = mkdtempSync(join(tmpdir(), 'pgrewind-writer-'))
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
   const pgdata = join(root, 'data')
@@ -85,8 +85,7 @@ t.test('allowed links, modes, dry run, durable writes', async t => {
 })
 
 t.test('tampered, hostile and stale plans change nothing', async t => {
-  const pair = await setupPair({ major: 18 })
-  t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+  const pair = await withPair(t, { major: 18 })
   await diverge(pair)
   const ports: Ports = { log: silentLogger, openSource: async spec => await openSource(spec) }
   const input = { target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir } }

@@ -16,7 +16,8 @@ export interface Parsed {
   positional: string[]
 }
 
-function usageError (msg: string, prog: string): PgRewindError {
+/** A command-line mistake: exit 1 with pg_rewind's "Try … --help" hint. */
+export function usageError (msg: string, prog: string): PgRewindError {
   return new PgRewindError('USAGE', msg, { hint: `Try "${prog} --help" for more information.` })
 }
 
@@ -59,6 +60,18 @@ export function parseArgs (argv: string[], specs: OptionSpec[], prog: string): P
     }
   }
   return { opts, positional }
+}
+
+/** --sync-method's value (pg_rewind 17+). */
+export function syncMethodOption (opts: Map<string, string | true>, prog: string): 'fsync' | 'syncfs' | undefined {
+  const sm = opts.get('sync-method')
+  if (sm !== undefined && sm !== 'fsync' && sm !== 'syncfs') throw usageError(`unrecognized sync method: ${String(sm)}`, prog)
+  return sm
+}
+
+/** No positional arguments allowed. */
+export function noPositional (positional: string[], prog: string): void {
+  if (positional.length > 0) throw usageError(`too many command-line arguments (first is "${positional[0]}")`, prog)
 }
 
 export const REWIND_OPTIONS: OptionSpec[] = [

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { asPgRewindError } from '../errors'
 import { printError } from './output'
-import { REWIND_HELP, rewindCommand } from './rewindCommand'
-
-const VERSION = '0.1.0'
+import { REWIND_HELP, rewindCommand } from './rewind'
+import { VERSION } from '../version'
 
 async function main (argv: string[]): Promise<number> {
   // like pg_rewind, --help and --version count only as the first argument
@@ -12,10 +11,10 @@ async function main (argv: string[]): Promise<number> {
   // Subcommands are loaded when used: the one-shot rewind, which HA tools start at the
   // worst moment, need not pay for the JSON-RPC server, its schemas or the drill.
   switch (argv[0]) {
-    case 'drill': return await (require('../drill/drill') as typeof import('../drill/drill')).drillCommand(argv.slice(1), process.argv[1])
-    case 'rpc': return await (require('./rpcCommand') as typeof import('./rpcCommand')).rpcCommand(argv.slice(1), VERSION)
-    case 'plan': return await (require('./planCommand') as typeof import('./planCommand')).planCommand(argv.slice(1))
-    case 'apply': return await (require('./planCommand') as typeof import('./planCommand')).applyCommand(argv.slice(1))
+    case 'drill': return await (require('./drill') as typeof import('./drill')).drillCommand(argv.slice(1), process.argv[1])
+    case 'rpc': return await (require('./rpc') as typeof import('./rpc')).rpcCommand(argv.slice(1), VERSION)
+    case 'plan': return await (require('./plan') as typeof import('./plan')).planCommand(argv.slice(1))
+    case 'apply': return await (require('./apply') as typeof import('./apply')).applyCommand(argv.slice(1))
     default: return await rewindCommand(argv)
   }
 }

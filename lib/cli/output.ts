@@ -9,9 +9,13 @@ export const PROG = (() => {
   return b === 'pg_rewind' ? 'pg_rewind' : 'pgrewind'
 })()
 
-export function stderrLogger (debug: boolean, write: (s: string) => void = s => process.stderr.write(s)): Logger {
+/** pg_rewind's messages: info always, progress with -P (or --debug), debug with --debug. */
+export function stderrLogger (o: { debug?: boolean, progress?: boolean, quiet?: boolean }, write: (s: string) => void = s => process.stderr.write(s)): Logger {
+  const debug = o.debug === true
+  const progress = debug || o.progress === true
   return {
-    info: (m: string) => write(`${PROG}: ${m}\n`),
+    info: (m: string) => { if (o.quiet !== true || progress) write(`${PROG}: ${m}\n`) },
+    progress: (m: string) => { if (progress) write(`${PROG}: ${m}\n`) },
     warn: (m: string) => write(`${PROG}: warning: ${m}\n`),
     debug: (m: string) => { if (debug) write(`${PROG}: debug: ${m}\n`) }
   }

@@ -16,8 +16,9 @@ import {
  *
  * The parser returns every field, not only the ones pg_rewind reads, because the
  * same object is what `inspect` shows and what we write back after a rewind; a
- * field we dropped here would silently be lost on that write. Layout facts come from
- * ../../shared/reference/pg-formats.md §3 (verified on real files of all six majors);
+ * field we dropped here would silently be lost on that write. The layout is
+ * src/include/catalog/pg_control.h's ControlFileData (verified against pg_controldata
+ * on real files of all six majors);
  * the only per-version switches are the flags in versions.ts.
  */
 
@@ -156,7 +157,7 @@ export interface ControlFile {
 
 // ---- layout ---------------------------------------------------------------------
 
-/** Offsets that are the same in every supported version (pg-formats.md §3.2). */
+/** Offsets that are the same in every supported version (pg_control.h). */
 const OFF = {
   systemIdentifier: 0,
   pgControlVersion: 8,

@@ -4,7 +4,7 @@ import { BLCKSZ, RELSEG_SIZE, type VersionInfo, tablespaceVersionDir } from './v
 /**
  * Relation file paths (relative to the data directory), as PostgreSQL's
  * GetRelationPath builds them, and pg_rewind's test for "relation data file"
- * (filemap.c isRelDataFile). See pg-formats.md §5.
+ * (filemap.c isRelDataFile); src/common/relpath.c.
  *
  * Only the tablespace directory name (`PG_<major>_<catversion>`) differs between
  * versions, so every function that may see a tablespace path takes the version.

@@ -5,7 +5,7 @@ import { formatLsn, historyFileName, type Lsn } from './lsn'
  * Timeline history files (`pg_wal/<TLI>.history`) and the timeline arithmetic
  * pg_rewind does with them. Parsing follows pg_rewind's own copy of the backend
  * parser (src/bin/pg_rewind/timeline.c), including its error texts, because HA
- * tools match those texts. See pg-formats.md §4 and pg_rewind-behaviour.md §2.5.
+ * tools match those texts; findCommonAncestor is pg_rewind.c's findCommonAncestorTimeline.
  */
 
 /**

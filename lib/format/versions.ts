@@ -5,7 +5,8 @@ import { PgRewindError } from '../errors'
  * Supporting PostgreSQL 19 should be one new row (plus any new field), not a hunt
  * through the code for `if (major >= …)`.
  *
- * Sources: ../shared/reference/pg-formats.md §1 (verified on real data of all six).
+ * Sources: each major's src/include (catalog/catversion.h, catalog/pg_control.h,
+ * access/rmgrlist.h, access/xlog_internal.h), verified on real data of all six.
  */
 
 export type Major = 13 | 14 | 15 | 16 | 17 | 18
@@ -70,40 +71,118 @@ const NEW_DBASE: DbaseInfo = { createFileCopy: 0x00, createWalLog: 0x10, drop: 0
 
 export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
   13: {
-    major: 13, walPageMagic: 0xD106, pgControlVersion: 1300, catalogVersion: 202007201,
-    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
-    bimg: OLD_BIMG, hasToplevelXidBlock: false, customRmgrs: false, dbase: OLD_DBASE,
-    xactDropsFlagged: false, hasXactInvalidations: false, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: false, hasTransactionTimeout: false
+    major: 13,
+    walPageMagic: 0xD106,
+    pgControlVersion: 1300,
+    catalogVersion: 202007201,
+    controlCrcOffset: 288,
+    controlHasCharSignedness: false,
+    checkpointHasWalLevel: false,
+    bimg: OLD_BIMG,
+    hasToplevelXidBlock: false,
+    customRmgrs: false,
+    dbase: OLD_DBASE,
+    xactDropsFlagged: false,
+    hasXactInvalidations: false,
+    hasCheckpointRedo: false,
+    endOfRecoverySize: 16,
+    standbySourceAllowed: false,
+    hasTransactionTimeout: false
   },
   14: {
-    major: 14, walPageMagic: 0xD10D, pgControlVersion: 1300, catalogVersion: 202107181,
-    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
-    bimg: OLD_BIMG, hasToplevelXidBlock: true, customRmgrs: false, dbase: OLD_DBASE,
-    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    major: 14,
+    walPageMagic: 0xD10D,
+    pgControlVersion: 1300,
+    catalogVersion: 202107181,
+    controlCrcOffset: 288,
+    controlHasCharSignedness: false,
+    checkpointHasWalLevel: false,
+    bimg: OLD_BIMG,
+    hasToplevelXidBlock: true,
+    customRmgrs: false,
+    dbase: OLD_DBASE,
+    xactDropsFlagged: true,
+    hasXactInvalidations: true,
+    hasCheckpointRedo: false,
+    endOfRecoverySize: 16,
+    standbySourceAllowed: true,
+    hasTransactionTimeout: false
   },
   15: {
-    major: 15, walPageMagic: 0xD110, pgControlVersion: 1300, catalogVersion: 202209061,
-    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
-    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    major: 15,
+    walPageMagic: 0xD110,
+    pgControlVersion: 1300,
+    catalogVersion: 202209061,
+    controlCrcOffset: 288,
+    controlHasCharSignedness: false,
+    checkpointHasWalLevel: false,
+    bimg: NEW_BIMG,
+    hasToplevelXidBlock: true,
+    customRmgrs: true,
+    dbase: NEW_DBASE,
+    xactDropsFlagged: true,
+    hasXactInvalidations: true,
+    hasCheckpointRedo: false,
+    endOfRecoverySize: 16,
+    standbySourceAllowed: true,
+    hasTransactionTimeout: false
   },
   16: {
-    major: 16, walPageMagic: 0xD113, pgControlVersion: 1300, catalogVersion: 202307071,
-    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: false,
-    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: false, endOfRecoverySize: 16, standbySourceAllowed: true, hasTransactionTimeout: false
+    major: 16,
+    walPageMagic: 0xD113,
+    pgControlVersion: 1300,
+    catalogVersion: 202307071,
+    controlCrcOffset: 288,
+    controlHasCharSignedness: false,
+    checkpointHasWalLevel: false,
+    bimg: NEW_BIMG,
+    hasToplevelXidBlock: true,
+    customRmgrs: true,
+    dbase: NEW_DBASE,
+    xactDropsFlagged: true,
+    hasXactInvalidations: true,
+    hasCheckpointRedo: false,
+    endOfRecoverySize: 16,
+    standbySourceAllowed: true,
+    hasTransactionTimeout: false
   },
   17: {
-    major: 17, walPageMagic: 0xD116, pgControlVersion: 1700, catalogVersion: 202406281,
-    controlCrcOffset: 288, controlHasCharSignedness: false, checkpointHasWalLevel: true,
-    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    major: 17,
+    walPageMagic: 0xD116,
+    pgControlVersion: 1700,
+    catalogVersion: 202406281,
+    controlCrcOffset: 288,
+    controlHasCharSignedness: false,
+    checkpointHasWalLevel: true,
+    bimg: NEW_BIMG,
+    hasToplevelXidBlock: true,
+    customRmgrs: true,
+    dbase: NEW_DBASE,
+    xactDropsFlagged: true,
+    hasXactInvalidations: true,
+    hasCheckpointRedo: true,
+    endOfRecoverySize: 24,
+    standbySourceAllowed: true,
+    hasTransactionTimeout: true
   },
   18: {
-    major: 18, walPageMagic: 0xD118, pgControlVersion: 1800, catalogVersion: 202506291,
-    controlCrcOffset: 292, controlHasCharSignedness: true, checkpointHasWalLevel: true,
-    bimg: NEW_BIMG, hasToplevelXidBlock: true, customRmgrs: true, dbase: NEW_DBASE,
-    xactDropsFlagged: true, hasXactInvalidations: true, hasCheckpointRedo: true, endOfRecoverySize: 24, standbySourceAllowed: true, hasTransactionTimeout: true
+    major: 18,
+    walPageMagic: 0xD118,
+    pgControlVersion: 1800,
+    catalogVersion: 202506291,
+    controlCrcOffset: 292,
+    controlHasCharSignedness: true,
+    checkpointHasWalLevel: true,
+    bimg: NEW_BIMG,
+    hasToplevelXidBlock: true,
+    customRmgrs: true,
+    dbase: NEW_DBASE,
+    xactDropsFlagged: true,
+    hasXactInvalidations: true,
+    hasCheckpointRedo: true,
+    endOfRecoverySize: 24,
+    standbySourceAllowed: true,
+    hasTransactionTimeout: true
   }
 }
 

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, renameSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { PgRewindError } from '../errors'
-import { binDirMajor } from './bindir'
 
 /**
  * The target cluster's own `postgres` binary, which pgrewind runs (as pg_rewind
@@ -82,16 +81,13 @@ export function readRestoreCommand (postgres: string, pgdata: string, configFile
   return cmd
 }
 
-/** A server is running on the data dir when postmaster.pid names a live process. */
-export function runningPostmasterPid (pgdata: string): number | null {
-  let text: string
-  try { text = readFileSync(join(pgdata, 'postmaster.pid'), 'utf8') } catch { return null }
-  const pid = Number(text.split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0) return null
+/** Major version reported by `<bindir>/postgres --version`, or null. */
+export function binDirMajor (bin: string): number | null {
   try {
-    process.kill(pid, 0)
-    return pid
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null
+    const out = execFileSync(join(bin, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 10000 })
+    const m = /\(PostgreSQL\) (\d+)/.exec(out)
+    return m === null ? null : Number(m[1])
+  } catch {
+    return null
   }
 }

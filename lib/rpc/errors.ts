@@ -1,7 +1,7 @@
 import { JSONRPCErrorCode, JSONRPCErrorException } from 'json-rpc-2.0'
 import { ERROR_CODES, errorInfo, hintFor, PROTOCOL_ERRORS, ProtocolErrorKind } from '../errorcodes'
 import { PgRewindError } from '../errors'
-import { redact, redactDeep } from './redact'
+import { redact, redactDeep } from '../libpq/secrets'
 
 export interface RpcError {
   code: number

@@ -1,5 +1,4 @@
-import { Logger } from '../steps/types'
-import { redact } from './redact'
+import { redact } from '../libpq/secrets'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -20,14 +19,5 @@ export class JsonLog {
       line = JSON.stringify({ time: new Date().toISOString(), level, msg: redact(msg) })
     }
     this.write(line + '\n')
-  }
-
-  /** The steps' Logger, tagged with the request it works for. */
-  forRequest (fields: Record<string, unknown>): Logger {
-    return {
-      info: m => this.log('info', m, fields),
-      debug: m => this.log('debug', m, fields),
-      warn: m => this.log('warn', m, fields)
-    }
   }
 }

@@ -1,5 +1,5 @@
 import { ERROR_CODES, PROTOCOL_ERRORS } from '../errorcodes'
-import { defs } from './generated/schemas'
+import { defs } from '../contract/schemas'
 import { CLIENT_NOTIFICATIONS, METHODS, SERVER_NOTIFICATIONS } from './methods'
 
 export const OPENRPC_VERSION = '1.3.2'

@@ -4,10 +4,10 @@ import { ErrorCode, PgRewindError } from '../errors'
 import { Progress } from '../steps/types'
 import { Job } from './job'
 import { LogLevel } from './log'
-import { WorkerMethod } from './methods'
+import { StepMethod } from './handlers'
 
 export interface WorkerInput {
-  method: WorkerMethod
+  method: StepMethod
   params: unknown
   cancelFlag: SharedArrayBuffer
 }
@@ -38,7 +38,7 @@ const WORKER_EXEC_ARGV = FROM_SOURCE ? ['--require', 'ts-node/register/transpile
  * step prints can reach the protocol stream. A crashed worker is an INTERNAL error
  * for its request, never the end of the server.
  */
-export async function runInWorker (method: WorkerMethod, params: unknown, job: Job, hooks: RunHooks): Promise<unknown> {
+export async function runInWorker (method: StepMethod, params: unknown, job: Job, hooks: RunHooks): Promise<unknown> {
   return await new Promise((resolve, reject) => {
     const input: WorkerInput = { method, params, cancelFlag: job.flagBuffer }
     const w = new Worker(WORKER, { workerData: input, stdout: true, stderr: true, execArgv: WORKER_EXEC_ARGV })

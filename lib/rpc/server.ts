@@ -4,20 +4,15 @@ import {
   JSONRPCClient, JSONRPCID, JSONRPCRequest, JSONRPCResponse, JSONRPCServer, JSONRPCServerAndClient,
   JSONRPCServerMiddleware
 } from 'json-rpc-2.0'
-import { PgRewindError } from '../errors'
-import { inspect } from '../steps/inspect'
+import { schemaErrors } from '../contract/validate'
 import { Progress } from '../steps/types'
-import { MethodParams } from './dispatch'
+import { Dispatcher } from './dispatch'
 import { protocolError, RpcError, rpcException, toRpcError } from './errors'
 import { Job } from './job'
 import { DEFAULT_MAX_LINE_BYTES, readLines } from './lines'
 import { JsonLog } from './log'
-import { changesTarget, CLIENT_NOTIFICATIONS, isMethod, METHODS, MethodName, WorkerMethod } from './methods'
-import { openRpcDocument } from './openrpc'
+import { CLIENT_NOTIFICATIONS, isMethod, METHODS, MethodName } from './methods'
 import { ProgressThrottle } from './progress'
-import { SerialQueue } from './queue'
-import { runInWorker } from './runner'
-import { schemaErrors } from './validate'
 
 export interface ServeOptions {
   input: Readable
@@ -72,10 +67,9 @@ const idKey = (id: JSONRPCID | undefined): string => JSON.stringify(id ?? null)
  */
 export async function serve (o: ServeOptions): Promise<void> {
   const { log } = o
-  const queue = new SerialQueue()
+  const dispatcher = new Dispatcher({ log, version: o.version, isRoot: o.isRoot, checkResults: o.checkResults })
   const jobs = new Map<string, Set<Job>>()
   const pending = new Set<Promise<void>>()
-  let discover: unknown = null
 
   const send = (payload: unknown): void => {
     let line: string
@@ -117,30 +111,18 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
   sac.applyServerMiddleware(validateParams)
 
-  const execute = async (method: MethodName, params: MethodParams, id: JSONRPCID | undefined): Promise<unknown> => {
-    if (method === 'rpc.discover') {
-      discover ??= openRpcDocument(o.version)
-      return discover
-    }
-    if (method === 'inspect') return await inspect(params.pgdata ?? '')
-    const mutates = changesTarget(method, params)
-    if (o.isRoot === true && mutates) {
-      throw new PgRewindError('RUN_AS_ROOT', 'cannot be executed by "root"', { hint: 'Run pgrewind rpc as the PostgreSQL superuser (the data directory\'s owner).' })
-    }
+  /** One request: registered for $/cancelRequest by its id, its progress sent as notifications. */
+  const execute = async (method: MethodName, params: Record<string, unknown>, id: JSONRPCID | undefined): Promise<unknown> => {
     const job = new Job()
     const key = idKey(id)
     if (id !== undefined) {
       if (!jobs.has(key)) jobs.set(key, new Set())
       jobs.get(key)!.add(job)
     }
-    const token = params.progressToken ?? id ?? undefined
+    const token = (params.progressToken as string | number | undefined) ?? id ?? undefined
     const throttle = new ProgressThrottle((p: Progress) => sac.notify('$/progress', token === undefined || token === null ? { ...p } : { token, ...p }))
-    const run = async (): Promise<unknown> => await runInWorker(method as WorkerMethod, params, job, {
-      log: (level, msg) => log.log(level, msg, { method, id }),
-      progress: p => throttle.report(p)
-    })
     try {
-      return mutates ? await queue.run(job, run) : await run()
+      return await dispatcher.execute({ method, params, job, progress: p => throttle.report(p), id })
     } finally {
       jobs.get(key)?.delete(job)
       if (jobs.get(key)?.size === 0) jobs.delete(key)
@@ -152,15 +134,7 @@ export async function serve (o: ServeOptions): Promise<void> {
       const t0 = Date.now()
       log.log('info', 'request', { method: name, id: req.id })
       try {
-        const result = await execute(name, (req.params ?? {}) as MethodParams, req.id)
-        const errors = schemaErrors(METHODS[name].result, result)
-        if (errors !== null) {
-          // a result that fails its own schema is a bug in this server
-          log.log('error', `result does not match schemas/${name}.result.json`, { method: name, id: req.id, errors })
-          if (o.checkResults === true) {
-            throw new PgRewindError('INTERNAL', `result does not match schemas/${name}.result.json`, { data: { errors } })
-          }
-        }
+        const result = await execute(name, (req.params ?? {}) as Record<string, unknown>, req.id)
         log.log('info', 'done', { method: name, id: req.id, ms: Date.now() - t0 })
         return req.id === undefined ? null : createJSONRPCSuccessResponse(req.id, result)
       } catch (e) {

@@ -1,8 +1,9 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts'
-import type * as S from './generated/schemas'
+import type * as S from '../contract/schemas'
 import type { InspectResult } from '../steps/inspect'
 import type { RewindResult } from '../steps/rewind'
-import type { ApplyResult, Divergence, FinishResult, Plan, Progress, Scan, StepInput } from '../steps/types'
+import type { ApplyResult, Divergence, FinishResult, Plan, Progress, Scan } from '../steps/types'
+import type { STEP_HANDLERS } from './handlers'
 import type { VerifyResult } from '../steps/verify'
 import type { RecoveryConfResult } from '../steps/writeRecoveryConf'
 
@@ -61,18 +62,19 @@ export type ResultsAgree = [
   Assert<Same<RecoveryConfJson, RecoveryConfResult>>,
   Assert<Same<VerifyResultJson, VerifyResult>>,
   Assert<Same<InspectResultJson, InspectResult>>,
-  Assert<Same<RewindResultJson, RewindResult & { recoveryConf: RecoveryConfResult | null }>>,
+  Assert<Same<RewindResultJson, RewindResult>>,
   Assert<Same<ProgressJson, Progress & { token?: string | number }>>
 ]
 
-// params: whatever the schema lets through is a valid input of the step
+// params: whatever the schema lets through is a valid input of the method's handler
+type InputOf<K extends keyof typeof STEP_HANDLERS> = Parameters<(typeof STEP_HANDLERS)[K]>[0] & { progressToken?: string | number }
 export type ParamsFit = [
-  Assert<Fits<FindDivergenceParams, StepInput>>,
-  Assert<Fits<ScanWalParams, StepInput>>,
-  Assert<Fits<BuildPlanParams, StepInput>>,
-  Assert<Fits<ApplyPlanParams, StepInput>>,
-  Assert<Fits<WriteBackupLabelParams, StepInput>>,
-  Assert<Fits<WriteRecoveryConfParams, StepInput>>,
-  Assert<Fits<VerifyParams, StepInput>>,
-  Assert<Fits<RewindParams, StepInput>>
+  Assert<Fits<FindDivergenceParams, InputOf<'findDivergence'>>>,
+  Assert<Fits<ScanWalParams, InputOf<'scanWal'>>>,
+  Assert<Fits<BuildPlanParams, InputOf<'buildPlan'>>>,
+  Assert<Fits<ApplyPlanParams, InputOf<'applyPlan'>>>,
+  Assert<Fits<WriteBackupLabelParams, InputOf<'writeBackupLabel'>>>,
+  Assert<Fits<WriteRecoveryConfParams, InputOf<'writeRecoveryConf'>>>,
+  Assert<Fits<VerifyParams, InputOf<'verify'>>>,
+  Assert<Fits<RewindParams, InputOf<'rewind'>>>
 ]

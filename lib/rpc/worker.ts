@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { PgRewindError } from '../errors'
 import { openSource } from '../source/open'
 import { Ports } from '../steps/types'
-import { MethodParams, runMethod } from './dispatch'
+import { runStep } from './handlers'
 import { checkFlag } from './job'
 import { WorkerInput, WorkerMessage } from './runner'
 
@@ -23,6 +23,7 @@ function serializeError (e: unknown): Extract<WorkerMessage, { t: 'error' }>['er
 const input = workerData as WorkerInput
 const log: Ports['log'] = {
   info: msg => post({ t: 'log', level: 'info', msg }),
+  progress: msg => post({ t: 'log', level: 'info', msg }),
   debug: msg => post({ t: 'log', level: 'debug', msg }),
   warn: msg => post({ t: 'log', level: 'warn', msg })
 }
@@ -37,7 +38,7 @@ Promise.resolve()
   .then(() => {
     // cancelled before it started: do nothing at all
     ports.checkCancelled?.()
-    return runMethod(input.method, input.params as MethodParams, ports)
+    return runStep(input.method, input.params as Record<string, unknown>, ports)
   })
   .then(
     result => post({ t: 'done', result }),

@@ -1,7 +1,8 @@
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
-import { listDataDir } from './localfs'
+import { readAt, readWholeFile } from '../datadir/files'
+import { listDataDir } from '../datadir/listing'
 import { ChunkSink, FetchRequest, FileEntry, RewindSource } from './types'
 
 const CHUNK = 1024 * 1024
@@ -17,16 +18,11 @@ export class LocalSource implements RewindSource {
   }
 
   async listFiles (): Promise<FileEntry[]> {
-    return listDataDir(this.pgdata)
+    return listDataDir(this.pgdata, 'source')
   }
 
   async readFile (path: string): Promise<Buffer> {
-    try {
-      return readFileSync(join(this.pgdata, path))
-    } catch (e) {
-      throw new PgRewindError('SOURCE_IO', `could not open file "${join(this.pgdata, path)}" for reading: ${(e as Error).message}`,
-        { data: { path, errno: (e as NodeJS.ErrnoException).code } })
-    }
+    return readWholeFile(this.pgdata, path, 'source')
   }
 
   async fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void): Promise<void> {
@@ -60,7 +56,7 @@ export class LocalSource implements RewindSource {
     const end = req.offset + req.length
     while (pos < end || req.wholeFile === true) {
       const want = req.wholeFile === true ? CHUNK : Math.min(CHUNK, end - pos)
-      const n = readSync(fd, this.buf, 0, want, pos)
+      const n = readAt(fd, this.buf, want, pos)
       if (n === 0) break
       if (req.wholeFile === true && pos + n > end) {
         throw new PgRewindError('SOURCE_CHANGED',

@@ -59,7 +59,7 @@ function parseError (body: Buffer): PgServerError {
  * body is only valid during onMessage: a split one is assembled in one reused
  * buffer (a fresh 1 MiB buffer per chunk kept the garbage collector busy).
  */
-class Framer {
+export class Framer {
   private readonly hdr = Buffer.alloc(5)
   private hdrFill = 0
   private body: Buffer | null = null

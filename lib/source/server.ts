@@ -3,8 +3,10 @@ import { PgRewindError } from '../errors'
 import { ControlFile, DBState, dbStateName } from '../format/controlfile'
 import { Lsn, parseLsn } from '../format/lsn'
 import { versionInfo, VersionInfo } from '../format/versions'
-import { connectAgain, Connected, connectPg } from '../pg/connect'
-import { describeConnInfo, formatConnString, redactPairs, ResolvedConnInfo, resolveConnInfo, standbyConnPairs } from '../pg/conninfo'
+import { connectAgain, Connected, connectPg } from '../libpq/connect'
+import { formatConnString } from '../libpq/conninfo'
+import { describeConnInfo, ResolvedConnInfo, resolveConnInfo, standbyConnPairs } from '../libpq/resolve'
+import { redactPairs } from '../libpq/secrets'
 import { PgServerError, WireSession } from './pgwire'
 import { ChunkSink, FetchRequest, FileEntry, RewindSource } from './types'
 
@@ -80,7 +82,7 @@ export interface ServerSourceOptions {
   warn?: (msg: string) => void
 }
 
-interface Chunk {
+export interface Chunk {
   path: string
   offset: number
   length: number
@@ -108,6 +110,31 @@ function queryError (e: unknown, message: string, what: string): PgRewindError {
 /** libpq's text array element quoting: "…" with \ and " backslash-escaped. */
 function arrayLiteral (items: string[]): string {
   return `{${items.map(s => `"${s.replace(/["\\]/g, c => `\\${c}`)}"`).join(',')}}`
+}
+
+/** Split a request into ≤1 MiB chunks (merged with the previous one when contiguous, as pg_rewind does). */
+export function * chunksOf (req: FetchRequest, prev: Chunk | undefined): Generator<Chunk> {
+  let off = req.offset
+  // A whole small file is asked for with a full chunk, so that a file that grew
+  // since it was listed still arrives whole (pg_rewind 14+); shorter answers are
+  // fine (a file that shrank: WAL replay fixes relation files).
+  let len = req.wholeFile === true ? Math.max(req.length, MAX_CHUNK_SIZE) : req.length
+  const listedEnd = req.offset + req.length
+  const expect = (o: number, l: number): number => req.wholeFile === true ? Math.max(0, Math.min(l, listedEnd - o)) : l
+  if (prev !== undefined && req.wholeFile !== true && prev.req.wholeFile !== true && prev.path === req.path &&
+      prev.offset + prev.length === off && prev.length < MAX_CHUNK_SIZE) {
+    const add = Math.min(len, MAX_CHUNK_SIZE - prev.length)
+    prev.length += add
+    prev.expected += add
+    off += add
+    len -= add
+  }
+  while (len > 0) {
+    const l = Math.min(len, MAX_CHUNK_SIZE)
+    yield { path: req.path, offset: off, length: l, expected: expect(off, l), req }
+    off += l
+    len -= l
+  }
 }
 
 /** The SET commands pg_rewind runs on its session (no timeouts, read-only, a safe search_path). */
@@ -159,7 +186,7 @@ export class ServerSource implements RewindSource {
       try {
         s = (await client.query(
           "SELECT pg_catalog.current_setting('server_version_num') AS v, pg_catalog.quote_ident(current_user) AS role,\n" +
-          "  (SELECT pg_catalog.array_agg(f ORDER BY o) FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS u(f, o)\n" +
+          '  (SELECT pg_catalog.array_agg(f ORDER BY o) FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS u(f, o)\n' +
           "    WHERE NOT pg_catalog.has_function_privilege(f, 'EXECUTE')) AS missing,\n" +
           "  CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_is_in_recovery()', 'EXECUTE') THEN pg_catalog.pg_is_in_recovery() END AS rec,\n" +
           "  pg_catalog.current_setting('full_page_writes') AS fpw", [REQUIRED_FUNCTIONS])).rows[0]
@@ -283,31 +310,6 @@ export class ServerSource implements RewindSource {
     return w
   }
 
-  /** Split a request into ≤1 MiB chunks (merged with the previous one when contiguous, as pg_rewind does). */
-  private * chunksOf (req: FetchRequest, prev: Chunk | undefined): Generator<Chunk> {
-    let off = req.offset
-    // A whole small file is asked for with a full chunk, so that a file that grew
-    // since it was listed still arrives whole (pg_rewind 14+); shorter answers are
-    // fine (a file that shrank: WAL replay fixes relation files).
-    let len = req.wholeFile === true ? Math.max(req.length, MAX_CHUNK_SIZE) : req.length
-    const listedEnd = req.offset + req.length
-    const expect = (o: number, l: number): number => req.wholeFile === true ? Math.max(0, Math.min(l, listedEnd - o)) : l
-    if (prev !== undefined && req.wholeFile !== true && prev.req.wholeFile !== true && prev.path === req.path &&
-        prev.offset + prev.length === off && prev.length < MAX_CHUNK_SIZE) {
-      const add = Math.min(len, MAX_CHUNK_SIZE - prev.length)
-      prev.length += add
-      prev.expected += add
-      off += add
-      len -= add
-    }
-    while (len > 0) {
-      const l = Math.min(len, MAX_CHUNK_SIZE)
-      yield { path: req.path, offset: off, length: l, expected: expect(off, l), req }
-      off += l
-      len -= l
-    }
-  }
-
   async fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void,
     onVanished?: (path: string) => void): Promise<void> {
     const vanished = new Set<string>()
@@ -401,7 +403,7 @@ export class ServerSource implements RewindSource {
       for (const req of requests) {
         if (failure !== null) break
         shouldStop?.()
-        for (const c of this.chunksOf(req, batch[batch.length - 1])) {
+        for (const c of chunksOf(req, batch[batch.length - 1])) {
           batch.push(c)
           bytes += c.expected
           if (batch.length >= MAX_CHUNKS_PER_QUERY || bytes >= MAX_BYTES_PER_QUERY) {

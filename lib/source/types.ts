@@ -1,5 +1,6 @@
 import { ControlFile } from '../format/controlfile'
 import { Lsn } from '../format/lsn'
+import type { FileEntry } from '../datadir/listing'
 
 /**
  * Where the source's files come from (PostgreSQL's pg_rewind calls this the
@@ -7,17 +8,7 @@ import { Lsn } from '../format/lsn'
  * read over an ordinary SQL connection. The target is always local.
  */
 
-export type FileType = 'file' | 'dir' | 'symlink'
-
-export interface FileEntry {
-  /** relative to the data directory, '/'-separated */
-  path: string
-  type: FileType
-  /** bytes; 0 for directories and symlinks */
-  size: number
-  /** for symlinks: where the link points (tablespaces: an absolute path) */
-  linkTarget?: string
-}
+export type { FileEntry, FileType } from '../datadir/listing'
 
 export interface FetchRequest {
   path: string

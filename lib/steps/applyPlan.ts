@@ -1,13 +1,12 @@
 import { BLCKSZ } from '../format/versions'
-import { dataDirModes } from '../source/localfs'
+import { dataDirModes } from '../datadir/files'
 import { FetchRequest } from '../source/types'
 import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
 import { PathOp } from '../target/pathsafety'
-import { PlanEntry } from './filemap'
-import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from './clusterinfo'
-import { openSourceChecked } from './findDivergence'
-import { plannedTarget } from './inputs'
-import { ApplyResult, Ports, StepInput } from './types'
+import { PlanEntry } from '../rewind/filemap'
+import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
+import { openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { ApplyResult, PlanInput, Ports } from './types'
 
 function pathOp (e: PlanEntry): PathOp {
   switch (e.action) {
@@ -35,10 +34,10 @@ function pathOp (e: PlanEntry): PathOp {
  * interrupted while copying (the source server stopped, the network dropped) leaves
  * the target's own WAL as it was, so the next run can analyse the target again.
  */
-export async function applyPlan (input: StepInput, ports: Ports): Promise<ApplyResult> {
+export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyResult> {
   const { plan, dryRun, pgdata } = await plannedTarget(input)
 
-  const source = await openSourceChecked(input, ports)
+  const source = await openSourceChecked(input.source, ports)
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
   let bytesFetched = 0
   let applied = 0

@@ -1,18 +1,12 @@
 import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
-import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from './clusterinfo'
-import { canonicalJson, sha256Hex } from './canonical'
-import { activeEntries, buildFileMap, mapTotals, PlanEntry } from './filemap'
-import { openSourceChecked } from './findDivergence'
-import { localReader } from './localread'
-import { listDataDir } from '../source/localfs'
-import { requireDivergence } from './inputs'
-import { BackupLabelInfo, Divergence, Plan, Ports, StepInput } from './types'
-
-export function planDigest (plan: Omit<Plan, 'digest'> | Plan): string {
-  const { digest: _ignored, ...content } = plan as Plan
-  return sha256Hex(canonicalJson(content))
-}
+import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
+import { activeEntries, buildFileMap, mapTotals, PlanEntry } from '../rewind/filemap'
+import { planDigest } from '../rewind/plandigest'
+import { openSourceChecked } from '../rewind/preconditions'
+import { localReader } from '../datadir/files'
+import { listDataDir } from '../datadir/listing'
+import { BackupLabelInfo, BuildPlanInput, Divergence, Plan, Ports } from './types'
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
 function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
@@ -26,21 +20,21 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
 }
 
 /** Step 3: decide, for every file, what to do, and pin both sides' identities. */
-export async function buildPlan (input: StepInput, ports: Ports): Promise<Plan> {
-  const d = requireDivergence(input)
+export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<Plan> {
+  const d = input.divergence
   if (d.rewindNeeded && input.scan === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of scanWal is required (scan)')
   const pgdata = input.target.pgdata
   const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
 
-  const source = await openSourceChecked(input, ports)
+  const source = await openSourceChecked(input.source, ports)
   try {
     const src = await readClusterInfo(p => source.readFile(p), 'source')
     checkSourceUnchanged(source.kind, clusterIdentity(src), d.source, 'the divergence')
-    ports.log.info('reading source file list')
+    ports.log.progress('reading source file list')
     const sourceFiles = await source.listFiles()
-    ports.log.info('reading target file list')
-    const targetFiles = listDataDir(pgdata)
+    ports.log.progress('reading target file list')
+    const targetFiles = listDataDir(pgdata, 'target')
 
     let entries: PlanEntry[]
     if (d.rewindNeeded) {

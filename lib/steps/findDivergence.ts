@@ -2,19 +2,19 @@ import { PgRewindError } from '../errors'
 import { isCleanShutdown } from '../format/controlfile'
 import { formatLsn } from '../format/lsn'
 import { findCommonAncestor, TimelineHistoryEntry } from '../format/timeline'
-import { findPostgres, runCrashRecovery, runningPostmasterPid } from '../pg/postgres'
-import { RewindSource } from '../source/types'
-import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from './clusterinfo'
-import { localReader } from './localread'
-import { openTargetWal } from './walaccess'
-import { Divergence, HistoryEntryJson, Ports, StepInput } from './types'
+import { localReader } from '../datadir/files'
+import { findPostgres, runCrashRecovery } from '../pg/postgres'
+import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from '../rewind/clusterinfo'
+import { checkNotRunning, openSourceChecked } from '../rewind/preconditions'
+import { openTargetWal } from '../wal/targetwal'
+import { Divergence, FindDivergenceInput, HistoryEntryJson, Ports } from './types'
 
-export function historyJson (h: TimelineHistoryEntry[]): HistoryEntryJson[] {
+function historyJson (h: TimelineHistoryEntry[]): HistoryEntryJson[] {
   return h.map(e => ({ tli: e.tli, begin: formatLsn(e.begin), end: formatLsn(e.end) }))
 }
 
 /** pg_rewind's sanityChecks, plus the layout fields it takes on trust. */
-export function sanityChecks (target: ClusterInfo, source: ClusterInfo, sourceIsLocal: boolean): void {
+function sanityChecks (target: ClusterInfo, source: ClusterInfo, sourceIsLocal: boolean): void {
   const t = target.control
   const s = source.control
   if (t.systemIdentifier !== s.systemIdentifier) {
@@ -47,27 +47,11 @@ export function sanityChecks (target: ClusterInfo, source: ClusterInfo, sourceIs
   }
 }
 
-export function checkNotRunning (pgdata: string, who: 'target' | 'source'): void {
-  const pid = runningPostmasterPid(pgdata)
-  if (pid !== null) {
-    throw new PgRewindError(who === 'target' ? 'TARGET_RUNNING' : 'SOURCE_RUNNING',
-      who === 'target' ? 'target server must be shut down cleanly' : 'source data directory must be shut down cleanly', {
-        detail: `A server (PID ${pid}) is running on "${pgdata}".`,
-        hint: who === 'target' ? 'Stop the target server before rewinding it.' : 'Stop the source server, or use --source-server to read from it while it runs.'
-      })
-  }
-}
-
-export async function openSourceChecked (input: StepInput, ports: Ports): Promise<RewindSource> {
-  if (input.source.pgdata !== undefined) checkNotRunning(input.source.pgdata, 'source')
-  return await ports.openSource(input.source)
-}
-
 /**
  * Step 1: are the two clusters on diverged timelines, where did they diverge, and
  * from which common checkpoint must the target be rewound?
  */
-export async function findDivergence (input: StepInput, ports: Ports): Promise<Divergence> {
+export async function findDivergence (input: FindDivergenceInput, ports: Ports): Promise<Divergence> {
   const opts = input.options ?? {}
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
@@ -78,7 +62,7 @@ export async function findDivergence (input: StepInput, ports: Ports): Promise<D
   // The source first: a source that cannot be used (unreachable, missing privileges,
   // a standby on 13, a running local copy) must be refused before crash recovery
   // changes the target.
-  const source = await openSourceChecked(input, ports)
+  const source = await openSourceChecked(input.source, ports)
   try {
     if (!isCleanShutdown(target.control.state) && opts.noEnsureShutdown !== true) {
       if (opts.dryRun === true) {

@@ -3,9 +3,8 @@ import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { dbStateName, isCleanShutdown, walLevelName } from '../format/controlfile'
 import { formatLsn } from '../format/lsn'
-import { runningPostmasterPid } from '../pg/postgres'
-import { ClusterIdentity, clusterIdentity, readClusterInfo } from './clusterinfo'
-import { localReader } from './localread'
+import { ClusterIdentity, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
+import { localReader, runningPostmasterPid } from '../datadir/files'
 
 /** What matters to a rewind about one data directory (pg_controldata's view plus pg_rewind's checks). */
 export interface InspectResult {

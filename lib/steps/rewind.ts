@@ -2,35 +2,73 @@ import { applyPlan } from './applyPlan'
 import { buildPlan } from './buildPlan'
 import { findDivergence } from './findDivergence'
 import { scanWal } from './scanWal'
-import { ApplyResult, Divergence, FinishResult, Plan, Ports, Scan, StepInput } from './types'
+import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, Ports, RewindInput, Scan } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
+import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 
-export interface RewindResult {
+/**
+ * The steps in a row, each fed the results of the ones before (exactly as a client
+ * passes them on): the one place that sequences them, for the CLI, `pgrewind plan`,
+ * the RPC `rewind` method and the drill.
+ */
+
+export interface RewindHooks {
+  /** a step finished after `ms` milliseconds */
+  onStep?: (name: string, ms: number) => void
+  /** the plan, before it is applied (pg_rewind prints its totals and file map there) */
+  onPlan?: (plan: Plan) => void
+}
+
+export interface PlannedRewind {
   divergence: Divergence
   scan: Scan
   plan: Plan
-  apply: ApplyResult
-  finish: FinishResult
+  /** milliseconds per step */
   timings: Record<string, number>
 }
 
-/** The five steps in a row, each fed the results of the ones before (as a client would). */
-export async function rewind (input: StepInput, ports: Ports, onStep?: (name: string, ms: number) => void,
-  /** called with the plan before it is applied (pg_rewind prints its totals and file map there) */
-  onPlan?: (plan: Plan) => void): Promise<RewindResult> {
-  const timings: Record<string, number> = {}
-  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+export interface RewindResult extends PlannedRewind {
+  apply: ApplyResult
+  finish: FinishResult
+  /** -R's result; null when it was not asked for */
+  recoveryConf: RecoveryConfResult | null
+}
+
+function timer (timings: Record<string, number>, hooks: RewindHooks) {
+  return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = process.hrtime.bigint()
     const r = await f()
     timings[name] = Number(process.hrtime.bigint() - t0) / 1e6
-    onStep?.(name, timings[name])
+    hooks.onStep?.(name, timings[name])
     return r
   }
+}
+
+/** findDivergence, scanWal, buildPlan: the reviewable plan, nothing changed unless crash recovery had to run. */
+export async function planRewind (input: FindDivergenceInput, ports: Ports, hooks: RewindHooks = {}): Promise<PlannedRewind> {
+  const timings: Record<string, number> = {}
+  const timed = timer(timings, hooks)
   const divergence = await timed('findDivergence', async () => await findDivergence(input, ports))
   const scan = await timed('scanWal', async () => await scanWal({ ...input, divergence }, ports))
   const plan = await timed('buildPlan', async () => await buildPlan({ ...input, divergence, scan }, ports))
-  onPlan?.(plan)
-  const apply = await timed('applyPlan', async () => await applyPlan({ ...input, plan }, ports))
-  const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...input, plan }, ports))
-  return { divergence, scan, plan, apply, finish, timings }
+  hooks.onPlan?.(plan)
+  return { divergence, scan, plan, timings }
+}
+
+/**
+ * The whole rewind: the plan, applyPlan, writeBackupLabel, and with
+ * `writeRecoveryConf` pg_rewind's -R (also after "no rewind required": the node
+ * must still follow the source).
+ */
+export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHooks = {}): Promise<RewindResult> {
+  const { writeRecoveryConf: wantRecoveryConf, ...stepInput } = input
+  const planned = await planRewind(stepInput, ports, hooks)
+  const timed = timer(planned.timings, hooks)
+  const { plan } = planned
+  const apply = await timed('applyPlan', async () => await applyPlan({ ...stepInput, plan }, ports))
+  const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...stepInput, plan }, ports))
+  const recoveryConf = wantRecoveryConf === true
+    ? await timed('writeRecoveryConf', async () => await writeRecoveryConf(stepInput, ports))
+    : null
+  return { ...planned, apply, finish, recoveryConf }
 }

@@ -1,21 +1,20 @@
 import { formatLsn, parseLsn } from '../format/lsn'
 import { relationPath } from '../format/relpath'
-import { specialRecordKind, unrecognizedSpecialRecordError } from '../format/walpayloads'
-import { WalRecord } from '../format/walrecord'
-import { BlockBitmap, BlockRanges, rangesCount } from './blockranges'
-import { checkTargetUnchanged, readClusterInfo, readHistory } from './clusterinfo'
-import { requireDivergence } from './inputs'
-import { localReader } from './localread'
-import { Ports, Scan, StepInput } from './types'
-import { openTargetWal } from './walaccess'
+import { specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
+import { WalRecord } from '../wal/record'
+import { BlockBitmap, BlockRanges, rangesCount } from '../rewind/blockranges'
+import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/clusterinfo'
+import { localReader } from '../datadir/files'
+import { Ports, Scan, ScanWalInput } from './types'
+import { openTargetWal } from '../wal/targetwal'
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
  * collect every main-fork block it changed (pg_rewind's extractPageMap). Those
  * blocks must be fetched back from the source.
  */
-export async function scanWal (input: StepInput, ports: Ports): Promise<Scan> {
-  const d = requireDivergence(input)
+export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan> {
+  const d = input.divergence
   const pgdata = input.target.pgdata
   const readTarget = localReader(pgdata, 'target')
   const target = await readClusterInfo(readTarget, 'target')
@@ -35,7 +34,7 @@ export async function scanWal (input: StepInput, ports: Ports): Promise<Scan> {
   let records = 0
   let lastReport = 0
   const total = Number(to - from)
-  ports.log.info('reading WAL in target')
+  ports.log.progress('reading WAL in target')
   const wal = openTargetWal(pgdata, target, history, opts)
   try {
     wal.reader.readUntil(from, to, (rec: WalRecord) => {

@@ -1,7 +1,7 @@
 import { RewindSource } from '../source/types'
-import { ClusterIdentity } from './clusterinfo'
-import { BlockRanges } from './blockranges'
-import { PlanEntry } from './filemap'
+import { ClusterIdentity } from '../rewind/clusterinfo'
+import { BlockRanges } from '../rewind/blockranges'
+import { PlanEntry } from '../rewind/filemap'
 
 /**
  * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
@@ -99,7 +99,10 @@ export interface Progress {
 }
 
 export interface Logger {
+  /** what pg_rewind always prints ("servers diverged at …", "no rewind required") */
   info (msg: string): void
+  /** what pg_rewind prints only with -P ("reading source file list", "syncing target data directory") */
+  progress (msg: string): void
   debug (msg: string): void
   warn (msg: string): void
 }
@@ -113,13 +116,24 @@ export interface Ports {
   openSource: (spec: SourceSpec) => Promise<RewindSource>
 }
 
-export interface StepInput {
+/**
+ * Each step's input: the two sides, pg_rewind's options, and the results of the
+ * earlier steps it builds on (lib/rpc/types.ts proves that what each method's
+ * params schema lets through fits these).
+ */
+interface StepBase {
   target: TargetSpec
-  source: SourceSpec
   options?: StepOptions
-  divergence?: Divergence
-  scan?: Scan
-  plan?: Plan
 }
 
-export const silentLogger: Logger = { info () {}, debug () {}, warn () {} }
+export interface FindDivergenceInput extends StepBase { source: SourceSpec }
+/** scanWal reads only the target's WAL; a source, when given, is ignored */
+export interface ScanWalInput extends StepBase { source?: SourceSpec, divergence: Divergence }
+/** `scan` is required when divergence.rewindNeeded */
+export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan }
+/** applyPlan, writeBackupLabel and verify: a plan and the two sides it was built for */
+export interface PlanInput extends StepBase { source: SourceSpec, plan: Plan }
+export interface WriteRecoveryConfInput extends StepBase { source: SourceSpec }
+export interface RewindInput extends StepBase { source: SourceSpec, writeRecoveryConf?: boolean }
+
+export const silentLogger: Logger = { info () {}, progress () {}, debug () {}, warn () {} }

@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, Stats, statSync } from 'node:fs'
+import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { DBState, dbStateName } from '../format/controlfile'
@@ -6,12 +6,11 @@ import { formatLsn } from '../format/lsn'
 import { BLCKSZ } from '../format/versions'
 import { FetchRequest } from '../source/types'
 import { checkRelativePath } from '../target/pathsafety'
-import { requirePlan } from './inputs'
-import { ClusterInfo, readClusterInfo } from './clusterinfo'
-import { PlanEntry } from './filemap'
-import { checkNotRunning, openSourceChecked } from './findDivergence'
-import { localReader } from './localread'
-import { BackupLabelInfo, Plan, Ports, StepInput } from './types'
+import { localReader, lstatOrNull, RangeReader } from '../datadir/files'
+import { ClusterInfo, readClusterInfo } from '../rewind/clusterinfo'
+import { PlanEntry } from '../rewind/filemap'
+import { checkNotRunning, checkPlan, openSourceChecked } from '../rewind/preconditions'
+import { BackupLabelInfo, Plan, PlanInput, Ports } from './types'
 
 export interface VerifyMismatch { path: string, problem: string }
 
@@ -43,44 +42,6 @@ class Findings {
     this.paths.add(path)
     if (this.listed.length < MAX_LISTED) this.listed.push({ path, problem })
     else this.omitted++
-  }
-}
-
-/** Reads target files at offsets; one file open at a time (entries come path by path). */
-class TargetReader {
-  private fd = -1
-  private path = ''
-  private buf = Buffer.alloc(0)
-
-  constructor (private readonly pgdata: string) {}
-
-  read (path: string, offset: number, length: number): Buffer {
-    if (path !== this.path) {
-      this.close()
-      this.fd = openSync(join(this.pgdata, path), 'r')
-      this.path = path
-    }
-    if (this.buf.length < length) this.buf = Buffer.alloc(length)
-    let got = 0
-    while (got < length) {
-      const n = readSync(this.fd, this.buf, got, length - got, offset + got)
-      if (n === 0) break
-      got += n
-    }
-    return this.buf.subarray(0, got)
-  }
-
-  close (): void {
-    if (this.fd >= 0) closeSync(this.fd)
-    this.fd = -1
-    this.path = ''
-  }
-}
-
-function lstatOrNull (p: string): Stats | null {
-  try { return lstatSync(p) } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw new PgRewindError('TARGET_IO', `could not stat file "${p}": ${(e as Error).message}`)
   }
 }
 
@@ -125,7 +86,7 @@ function rangesToCompare (e: PlanEntry): FetchRequest[] {
 /** Type and size of one entry's path in the target; false when it is wrong (already reported). */
 function checkShape (pgdata: string, e: PlanEntry, found: Findings): boolean {
   const full = join(pgdata, e.path)
-  const st = lstatOrNull(full)
+  const st = lstatOrNull(full, 'target')
   if (e.action === 'remove') {
     if (st !== null) found.add(e.path, 'still exists (the plan removes it)')
     return false
@@ -167,8 +128,8 @@ function checkShape (pgdata: string, e: PlanEntry, found: Findings): boolean {
  * stopped local source; a running source server keeps writing, so hot files may
  * differ there without anything being wrong. Reads only.
  */
-export async function verify (input: StepInput, ports: Ports): Promise<VerifyResult> {
-  const plan = requirePlan(input)
+export async function verify (input: PlanInput, ports: Ports): Promise<VerifyResult> {
+  const plan = checkPlan(input.plan, input.target)
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
   const found = new Findings()
@@ -180,8 +141,8 @@ export async function verify (input: StepInput, ports: Ports): Promise<VerifyRes
 
   let checked = 0
   let bytesCompared = 0
-  const reader = new TargetReader(pgdata)
-  const source = await openSourceChecked(input, ports)
+  const reader = new RangeReader(pgdata, 'target')
+  const source = await openSourceChecked(input.source, ports)
   try {
     for (const e of plan.entries) {
       ports.checkCancelled?.()
@@ -214,7 +175,8 @@ export async function verify (input: StepInput, ports: Ports): Promise<VerifyRes
     reader.close()
     await source.close()
   }
-  ports.log.info(found.listed.length === 0 ? `verified ${checked} plan entries, ${bytesCompared} bytes: the target matches the source`
+  ports.log.info(found.listed.length === 0
+    ? `verified ${checked} plan entries, ${bytesCompared} bytes: the target matches the source`
     : `verified ${checked} plan entries: ${found.listed.length + found.omitted} differ from the source`)
   return { ok: found.listed.length === 0, checked, bytesCompared, mismatches: found.listed, mismatchesOmitted: found.omitted }
 }

@@ -1,13 +1,12 @@
 import { PgRewindError } from '../errors'
 import { DBState, serializeControlFile } from '../format/controlfile'
 import { Lsn, lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
-import { dataDirModes } from '../source/localfs'
+import { dataDirModes } from '../datadir/files'
 import { syncChanges, syncSetOf } from '../target/sync'
 import { TargetWriter } from '../target/writer'
-import { plannedTarget } from './inputs'
-import { clusterIdentity, ClusterInfo, readClusterInfo } from './clusterinfo'
-import { openSourceChecked } from './findDivergence'
-import { BackupLabelInfo, FinishResult, Ports, StepInput } from './types'
+import { clusterIdentity, ClusterInfo, readClusterInfo } from '../rewind/clusterinfo'
+import { openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { BackupLabelInfo, FinishResult, PlanInput, Ports } from './types'
 
 function pad2 (n: number): string { return String(n).padStart(2, '0') }
 
@@ -43,7 +42,7 @@ export function rewoundControlFile (src: ClusterInfo, end?: { lsn: Lsn, tli: num
  * pg_control, each written durably. Until pg_control is replaced the target still
  * identifies as the old cluster.
  */
-export async function writeBackupLabel (input: StepInput, ports: Ports): Promise<FinishResult> {
+export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise<FinishResult> {
   const { plan, opts, dryRun, pgdata, target } = await plannedTarget(input)
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
   const sync = opts.noSync !== true
@@ -53,13 +52,13 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
   // again), never one that claims to be rewound over data that was lost.
   const synced = !dryRun && sync && plan.entries.length > 0
   if (synced) {
-    ports.log.info('syncing target data directory')
+    ports.log.progress('syncing target data directory')
     await syncChanges(pgdata, syncSetOf(plan.entries), opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
   }
 
   let label: string | null = null
   if (plan.rewindNeeded && plan.backupLabel !== null) {
-    const source = await openSourceChecked(input, ports)
+    const source = await openSourceChecked(input.source, ports)
     let src: ClusterInfo
     let end: { lsn: Lsn, tli: number } | undefined
     try {
@@ -74,7 +73,7 @@ export async function writeBackupLabel (input: StepInput, ports: Ports): Promise
         hint: 'The source must stay shut down during the rewind; run it again.'
       })
     }
-    ports.log.info('creating backup label and updating control file')
+    ports.log.progress('creating backup label and updating control file')
     label = backupLabelText(plan.backupLabel, target.control.xlogSegSize, new Date())
     // backup_label before pg_control: until pg_control is replaced, the target is
     // still the old cluster, and a stale backup_label is excluded by a re-run.

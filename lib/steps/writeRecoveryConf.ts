@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
-import { dataDirModes } from '../source/localfs'
+import { dataDirModes } from '../datadir/files'
 import { TargetWriter } from '../target/writer'
-import { checkNotRunning, openSourceChecked } from './findDivergence'
-import { Ports, StepInput } from './types'
+import { checkNotRunning, openSourceChecked } from '../rewind/preconditions'
+import { Ports, WriteRecoveryConfInput } from './types'
 
 export interface RecoveryConfResult {
   dryRun: boolean
@@ -36,7 +36,7 @@ export function lastPrimaryConninfo (text: string): string | null {
 /**
  * pg_rewind's -R: the rewound node follows the source server on its next start.
  * Like pg_rewind (PostgreSQL 12+) it appends primary_conninfo — the settings of the
- * connection actually made to the source (lib/pg/conninfo.ts standbyConnPairs: every
+ * connection actually made to the source (lib/libpq/resolve.ts standbyConnPairs: every
  * keyword with a value but replication, dbname and fallback_application_name, then
  * dbname as pg_rewind 18 adds it) — to postgresql.auto.conf and creates
  * standby.signal, both durably (fsynced, unless noSync). Unlike pg_rewind it does
@@ -45,7 +45,7 @@ export function lastPrimaryConninfo (text: string): string | null {
  * pg_rewind writes it); one from PGPASSWORD or a password file is not copied into
  * the target. It is never logged or returned.
  */
-export async function writeRecoveryConf (input: StepInput, ports: Ports): Promise<RecoveryConfResult> {
+export async function writeRecoveryConf (input: WriteRecoveryConfInput, ports: Ports): Promise<RecoveryConfResult> {
   if (input.source.connstr === undefined) {
     throw new PgRewindError('USAGE', 'no source server information (--source-server) specified for --write-recovery-conf', {
       hint: 'The recovery configuration names the source server to follow; give the source as a connection string.'
@@ -56,7 +56,7 @@ export async function writeRecoveryConf (input: StepInput, ports: Ports): Promis
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
   // from the connection itself: it must work, and what it used is what the standby gets
-  const source = await openSourceChecked(input, ports)
+  const source = await openSourceChecked(input.source, ports)
   let conninfo: { conninfo: string, redacted: string }
   try {
     if (source.standbyConninfo === undefined) throw new PgRewindError('INTERNAL', 'the source has no connection settings to write')
@@ -79,7 +79,7 @@ export async function writeRecoveryConf (input: StepInput, ports: Ports): Promis
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
   try {
     if (lastPrimaryConninfo(existing) !== quoted) {
-      ports.log.info(`writing primary_conninfo to ${autoConf}`)
+      ports.log.progress(`writing primary_conninfo to ${autoConf}`)
       const sep = existing === '' || existing.endsWith('\n') ? '' : '\n'
       writer.writeFileDurably(autoConf, `${existing}${sep}primary_conninfo = ${quoted}\n`, { sync: opts.noSync !== true })
       files.push(autoConf)

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { walFileName } from '../format/lsn'
-import type { WalPageSource } from '../format/walreader'
+import type { WalPageSource } from './reader'
 
 /**
  * WalPageSource over a pg_wal directory (I/O adapter). Segment files are opened by
@@ -152,4 +152,3 @@ export class SegmentFiles implements WalPageSource {
 }
 
 /** Alias (the name used in the design notes). */
-export { SegmentFiles as SegmentFileSource }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
-import { Cluster } from '../../lib/pg/cluster'
-import { runOk, chownToRunner, makeDir } from '../../lib/pg/proc'
-import { unprivilegedUser } from '../../lib/pg/runas'
+import type { Test } from 'tap'
+import { SUPPORTED_MAJORS } from '../../lib/format/versions'
+import { destroyPair, Pair, PairOptions, setupPair } from '../../lib/harness/scenario'
+import { chownToRunner, makeDir } from '../../lib/harness/proc'
+import { unprivilegedUser } from '../../lib/harness/runas'
 
 // tap records coverage and process info of every node child it sees spawned,
 // including the CLI we run as the unprivileged user: let that user own tap's
@@ -14,33 +15,22 @@ if (unprivilegedUser() !== null && existsSync('.tap')) {
   }
 }
 
-export * from '../../lib/pg/cluster'
-export * from '../../lib/pg/proc'
-export * from '../../lib/drill/scenario'
+export * from '../../lib/harness/cluster'
+export * from '../../lib/harness/proc'
+export * from '../../lib/harness/scenario'
 
-/** True when Debian's PostgreSQL 15 client tools (the oracles) are installed. */
-export function debianPg15 (): string | null {
-  const d = '/usr/lib/postgresql/15/bin'
-  return existsSync(join(d, 'pg_waldump')) ? d : null
+/** The majors a test runs on: PGREWIND_TEST_MAJORS (e.g. "13,18"), else `fallback` (default: all). */
+export function testMajors (fallback: readonly number[] = SUPPORTED_MAJORS): number[] {
+  const env = process.env.PGREWIND_TEST_MAJORS
+  return env !== undefined && env !== '' ? env.split(',').map(Number) : [...fallback]
 }
 
-/**
- * Bigger data for benchmarks: pgbench from Debian's PostgreSQL 15 when installed
- * (it talks to any 13–18 server), else an SQL equivalent.
- */
-export async function loadWorkload (c: Cluster, scale: number, opts: { transactions?: number } = {}): Promise<void> {
-  const deb = debianPg15()
-  const conn = ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres']
-  if (deb !== null) {
-    if (scale > 0) await runOk(join(deb, 'pgbench'), [...conn, '-i', '-q', '-s', String(scale), 'postgres'])
-    if (opts.transactions !== undefined) await runOk(join(deb, 'pgbench'), [...conn, '-n', '-c', '2', '-t', String(opts.transactions), 'postgres'])
-    return
-  }
-  if (scale > 0) await c.query(`
-    CREATE TABLE IF NOT EXISTS pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
-    INSERT INTO pgbench_accounts SELECT g, 1, 0, '' FROM generate_series(1, ${scale * 100000}) g;`)
-  if (opts.transactions !== undefined) {
-    await c.query(`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % ${Math.max(1, Math.floor(scale * 100000 / opts.transactions))} = 0`)
-  }
+/** A primary with a streaming standby (setupPair), destroyed when the test ends. */
+export async function withPair (t: Test, opts: PairOptions): Promise<Pair> {
+  const pair = await setupPair(opts)
+  t.teardown(async () => { await destroyPair(pair) })
+  return pair
 }
-export * from "./cli"
+
+export * from '../../lib/harness/cli'
+export * from '../../lib/harness/workload'

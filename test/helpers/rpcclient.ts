@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process'
-import { childEnv, spawnIdentity } from '../../lib/pg/runas'
-import { createAjv } from '../../lib/rpc/validate'
+import { childEnv, spawnIdentity } from '../../lib/harness/runas'
+import { createAjv } from '../../lib/contract/validate'
 import { METHODS, MethodName, SERVER_NOTIFICATIONS } from '../../lib/rpc/methods'
-import { CLI } from '../harness/cli'
+import { CLI } from '../../lib/harness/cli'
 
 /**
  * A JSON-RPC client of `pgrewind rpc` in a child process (the compiled CLI, run as

@@ -1,5 +1,5 @@
 import { walFileName } from '../../lib/format/lsn'
-import { recordCrc } from '../../lib/format/walrecord'
+import { recordCrc } from '../../lib/wal/record'
 import type { VersionInfo } from '../../lib/format/versions'
 
 /**

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Cluster, chownToRunner } from '../harness'
-import type { BinSource } from '../../lib/pg/bindir'
+import type { BinSource } from '../../lib/harness/bindir'
+import type { TimelineHistoryEntry } from '../../lib/format/timeline'
 
 /**
  * Real WAL for the WAL-decoder tests: one data directory per major, written by a real
@@ -108,9 +109,9 @@ export async function makeWalCluster (major: number, opts: { bin?: BinSource, bi
       INSERT INTO w_idx VALUES (-5, -5);
       SELECT pg_replication_origin_session_reset();`)
     // prepared transaction
-    await c.query(`BEGIN; INSERT INTO w_idx VALUES (-6, -6); PREPARE TRANSACTION 'w_p1'`)
+    await c.query('BEGIN; INSERT INTO w_idx VALUES (-6, -6); PREPARE TRANSACTION \'w_p1\'')
     await c.query("COMMIT PREPARED 'w_p1'")
-    await c.query(`BEGIN; INSERT INTO w_idx VALUES (-7, -7); PREPARE TRANSACTION 'w_p2'`)
+    await c.query('BEGIN; INSERT INTO w_idx VALUES (-7, -7); PREPARE TRANSACTION \'w_p2\'')
     await c.query("ROLLBACK PREPARED 'w_p2'")
     // multi-page and multi-segment records
     await c.query("SELECT pg_logical_emit_message(false, 'w', repeat('m', 100000))")
@@ -163,8 +164,8 @@ export async function makeWalCluster (major: number, opts: { bin?: BinSource, bi
 }
 
 /** Timeline history entries of a history file's text (+ the tip), in the reader's shape. */
-export function historyEntries (text: string, tip: number): Array<{ tli: number, begin: bigint, end: bigint | null }> {
-  const out: Array<{ tli: number, begin: bigint, end: bigint | null }> = []
+export function historyEntries (text: string, tip: number): TimelineHistoryEntry[] {
+  const out: TimelineHistoryEntry[] = []
   let begin = 0n
   for (const line of text.split('\n')) {
     const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line)
@@ -173,7 +174,7 @@ export function historyEntries (text: string, tip: number): Array<{ tli: number,
     out.push({ tli: Number(m[1]), begin, end })
     begin = end
   }
-  out.push({ tli: tip, begin, end: null })
+  out.push({ tli: tip, begin, end: 0n })
   return out
 }
 

@@ -1,0 +1,63 @@
+import { PgRewindError } from '../errors'
+import { openSource } from '../source/open'
+import { RewindSource } from '../source/types'
+import { Logger, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
+import { syncMethodOption, usageError } from './args'
+import { PROG } from './output'
+
+/** What the subcommands share: the root refusal, the source port, pg_rewind's options. */
+
+/** Like pg_rewind: a rewind run by root would leave root-owned files in the data directory. */
+export function refuseRoot (): void {
+  if (typeof process.geteuid === 'function' && process.geteuid() === 0) {
+    throw new PgRewindError('RUN_AS_ROOT', 'cannot be executed by "root"', { hint: `You must run ${PROG} as the PostgreSQL superuser.` })
+  }
+}
+
+/** The steps' openSource port, with the libpq side's debug and warning messages in our log. */
+export function sourceOpener (log: Logger, onOpen?: (s: RewindSource) => void): (spec: SourceSpec) => Promise<RewindSource> {
+  return async spec => {
+    const s = await openSource(spec, { debug: m => log.debug(m), warn: m => log.warn(m) })
+    onOpen?.(s)
+    return s
+  }
+}
+
+export interface RewindOptions {
+  target: TargetSpec
+  source: SourceSpec
+  options: StepOptions
+  progress: boolean
+  debug: boolean
+  json: boolean
+  writeRecoveryConf: boolean
+}
+
+/** pg_rewind's options (REWIND_OPTIONS), checked as pg_rewind checks them. */
+export function rewindOptions (opts: Map<string, string | true>, prog = PROG): RewindOptions {
+  const target = opts.get('target-pgdata')
+  const sp = opts.get('source-pgdata')
+  const ss = opts.get('source-server')
+  if (sp === undefined && ss === undefined) throw usageError('no source specified (--source-pgdata or --source-server)', prog)
+  if (sp !== undefined && ss !== undefined) throw usageError('only one of --source-pgdata or --source-server can be specified', prog)
+  if (target === undefined) throw usageError('no target data directory specified (--target-pgdata)', prog)
+  if (opts.has('write-recovery-conf') && ss === undefined) throw usageError('no source server information (--source-server) specified for --write-recovery-conf', prog)
+  const options: StepOptions = {
+    dryRun: opts.has('dry-run'),
+    noSync: opts.has('no-sync'),
+    syncMethod: syncMethodOption(opts, prog),
+    restoreTargetWal: opts.has('restore-target-wal'),
+    configFile: opts.get('config-file') as string | undefined,
+    noEnsureShutdown: opts.has('no-ensure-shutdown'),
+    pgBindir: opts.get('pg-bindir') as string | undefined
+  }
+  return {
+    target: { pgdata: target as string },
+    source: sp !== undefined ? { pgdata: sp as string } : { connstr: ss as string },
+    options,
+    progress: opts.has('progress'),
+    debug: opts.has('debug'),
+    json: opts.has('json'),
+    writeRecoveryConf: opts.has('write-recovery-conf')
+  }
+}

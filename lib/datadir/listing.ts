@@ -1,0 +1,68 @@
+import { readdirSync, readlinkSync, Stats, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { PgRewindError } from '../errors'
+import { ioCode, lstatOrNull, Side } from './files'
+
+export type FileType = 'file' | 'dir' | 'symlink'
+
+export interface FileEntry {
+  /** relative to the data directory, '/'-separated */
+  path: string
+  type: FileType
+  /** bytes; 0 for directories and symlinks */
+  size: number
+  /** for symlinks: where the link points (tablespaces: an absolute path) */
+  linkTarget?: string
+}
+
+/**
+ * List a local data directory the way pg_rewind does: regular files, directories
+ * and symlinks (not followed, except the tablespace links directly under pg_tblspc/
+ * and pg_wal, whose contents are part of the cluster). Sockets, FIFOs and devices
+ * are skipped (a unix socket in PGDATA is not data). Entries that vanish while we
+ * look are ignored: a cleanly stopped cluster has no such churn, and a running one
+ * is refused before its listing matters.
+ */
+export function listDataDir (root: string, side: Side): FileEntry[] {
+  const out: FileEntry[] = []
+  walk(root, '', out, side)
+  return out
+}
+
+function walk (root: string, rel: string, out: FileEntry[], side: Side): void {
+  let names: string[]
+  try {
+    names = readdirSync(rel === '' ? root : join(root, rel))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw new PgRewindError(ioCode(side), `could not open directory "${join(root, rel)}": ${(e as Error).message}`)
+  }
+  names.sort()
+  for (const name of names) {
+    const path = rel === '' ? name : `${rel}/${name}`
+    const full = join(root, path)
+    const st = lstatOrNull(full, side)
+    if (st === null) continue
+    if (st.isFile()) {
+      out.push({ path, type: 'file', size: st.size })
+    } else if (st.isDirectory()) {
+      out.push({ path, type: 'dir', size: 0 })
+      walk(root, path, out, side)
+    } else if (st.isSymbolicLink()) {
+      let target: string
+      try { target = readlinkSync(full) } catch { continue }
+      const followed = rel === 'pg_tblspc' || path === 'pg_wal'
+      if (path === 'pg_wal') {
+        // pg_wal may live elsewhere; to the rewind it is just the WAL directory
+        out.push({ path, type: 'dir', size: 0 })
+      } else {
+        out.push({ path, type: 'symlink', size: 0, linkTarget: target })
+      }
+      if (followed) {
+        let tst: Stats
+        try { tst = statSync(full) } catch { continue }
+        if (tst.isDirectory()) walk(root, path, out, side)
+      }
+    }
+  }
+}

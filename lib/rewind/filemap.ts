@@ -1,0 +1,189 @@
+import { PgRewindError } from '../errors'
+import { parseWalFileName } from '../format/lsn'
+import { isRelationDataFile } from '../format/relpath'
+import { VersionInfo, BLCKSZ } from '../format/versions'
+import { FileEntry, FileType } from '../source/types'
+import { TEMP_SUFFIX } from '../target/writer'
+import { BlockRanges, clipRanges, iterBlocks, rangesCount } from './blockranges'
+
+/**
+ * The file map: for every path in either data directory, what to do with it.
+ * Rules and their order are pg_rewind 18's decide_file_action and its exclude lists
+ * (src/bin/pg_rewind/filemap.c), plus pg_rewind 19's
+ * "do not copy WAL segments from before the divergence that both sides have".
+ */
+
+export type Action = 'create' | 'copy' | 'copy_tail' | 'none' | 'truncate' | 'remove'
+
+export interface PlanEntry {
+  path: string
+  action: Action
+  /** type on the side the action takes it from (source for create/copy, else target) */
+  type: FileType
+  sourceSize?: number
+  targetSize?: number
+  linkTarget?: string
+  /** blocks (of this segment file) changed on the target since the divergence, to re-fetch */
+  blocks?: BlockRanges
+}
+
+/** pg_rewind's action order: creations and copies first, removals last. */
+const ACTION_ORDER: Record<Action, number> = { create: 0, copy: 1, copy_tail: 2, none: 3, truncate: 4, remove: 5 }
+
+// Basenames never copied, and removed from the target (a stale postmaster.pid, an old
+// backup_label …). pg_internal.init is a prefix match (pg_internal.init.<pid> too).
+const EXCLUDED_FILES = new Set([
+  'postgresql.auto.conf.tmp', 'current_logfiles.tmp', 'backup_label', 'tablespace_map', 'backup_manifest',
+  'postmaster.pid', 'postmaster.opts'
+])
+const EXCLUDED_PREFIXES = ['pg_internal.init']
+// Top-level directories whose contents are runtime state, not data.
+const EXCLUDED_DIR_CONTENTS = ['pg_stat_tmp', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']
+
+export function isExcluded (path: string): boolean {
+  if (path.includes('/pgsql_tmp') || path.startsWith('pgsql_tmp')) return true
+  const base = path.slice(path.lastIndexOf('/') + 1)
+  if (EXCLUDED_FILES.has(base)) return true
+  if (EXCLUDED_PREFIXES.some(p => base.startsWith(p))) return true
+  // our own temporary files, left by an interrupted run
+  if (base.endsWith(TEMP_SUFFIX)) return true
+  return EXCLUDED_DIR_CONTENTS.some(d => path.startsWith(d + '/'))
+}
+
+export interface FileMapInput {
+  source: FileEntry[]
+  target: FileEntry[]
+  /** target version (relation paths, tablespace directory name) */
+  version: VersionInfo
+  segSize: number
+  /** pg_wal/<file> names the target needs for recovery: never removed */
+  keepWal: ReadonlySet<string>
+  /** first WAL segment number that is not common history (segment of the divergence point) */
+  divergenceSegNo: bigint
+  /** changed main-fork blocks per relation segment file path (from scanWal) */
+  changedBlocks: ReadonlyMap<string, BlockRanges>
+}
+
+function toMap (entries: FileEntry[], side: 'source' | 'target'): Map<string, FileEntry> {
+  const m = new Map<string, FileEntry>()
+  for (const e of entries) {
+    if (m.has(e.path)) throw new PgRewindError('INTERNAL', `duplicate ${side} file "${e.path}"`)
+    m.set(e.path, e)
+  }
+  return m
+}
+
+/** pg_wal/<24 hex digits>: a WAL segment (not .partial, .history …). */
+function walSegNo (path: string, segSize: number): bigint | null {
+  if (!path.startsWith('pg_wal/')) return null
+  const name = path.slice('pg_wal/'.length)
+  return parseWalFileName(name, segSize)?.segNo ?? null
+}
+
+function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
+  const base = { path }
+  if (path === 'global/pg_control') return { ...base, action: 'none', type: 'file' }
+  if (path.includes('.DS_Store')) return { ...base, action: 'none', type: (s ?? t)!.type }
+  if (isExcluded(path)) return t !== undefined ? { ...base, action: 'remove', type: t.type, targetSize: t.size } : { ...base, action: 'none', type: s!.type }
+
+  if (s !== undefined && t === undefined) {
+    if (s.type === 'file') return { ...base, action: 'copy', type: 'file', sourceSize: s.size }
+    return { ...base, action: 'create', type: s.type, linkTarget: s.linkTarget }
+  }
+  if (s === undefined && t !== undefined) {
+    if (input.keepWal.has(path)) return { ...base, action: 'none', type: t.type, targetSize: t.size }
+    return { ...base, action: 'remove', type: t.type, targetSize: t.size }
+  }
+  const src = s!
+  const tgt = t!
+  if (src.type !== tgt.type) {
+    throw new PgRewindError('FILE_TYPE_MISMATCH', `file "${path}" is of different type in source and target`, {
+      data: { path, sourceType: src.type, targetType: tgt.type }
+    })
+  }
+  if (path.endsWith('PG_VERSION') || src.type !== 'file') return { ...base, action: 'none', type: src.type }
+
+  const sizes = { sourceSize: src.size, targetSize: tgt.size }
+  const segNo = walSegNo(path, input.segSize)
+  if (segNo !== null) {
+    // Segments wholly before the divergence hold common history on both sides.
+    const same = segNo < input.divergenceSegNo && src.size === tgt.size
+    return { ...base, ...sizes, type: 'file', action: same ? 'none' : 'copy' }
+  }
+  if (!isRelationDataFile(path, input.version)) return { ...base, ...sizes, type: 'file', action: 'copy' }
+  const action: Action = tgt.size < src.size ? 'copy_tail' : tgt.size > src.size ? 'truncate' : 'none'
+  return { ...base, ...sizes, type: 'file', action }
+}
+
+/** Build the ordered file map. */
+export function buildFileMap (input: FileMapInput): PlanEntry[] {
+  const src = toMap(input.source, 'source')
+  const tgt = toMap(input.target, 'target')
+  for (const e of input.source) {
+    if (e.type !== 'file' && isRelationDataFile(e.path, input.version)) {
+      throw new PgRewindError('FILE_TYPE_MISMATCH', `data file "${e.path}" in source is not a regular file`, { data: { path: e.path } })
+    }
+  }
+  const entries: PlanEntry[] = []
+  for (const path of new Set([...src.keys(), ...tgt.keys()])) {
+    const s = src.get(path)
+    const t = tgt.get(path)
+    const entry = decide(path, s, t, input)
+    const changed = input.changedBlocks.get(path)
+    if (changed !== undefined && t !== undefined && s !== undefined) {
+      if (t.type !== 'file') throw new PgRewindError('FILE_TYPE_MISMATCH', `unexpected page modification for non-regular file "${path}"`, { data: { path } })
+      // Blocks past the end of either copy are handled by COPY_TAIL/TRUNCATE.
+      const limit = Math.floor(Math.min(s.size, t.size) / BLCKSZ)
+      const kept = clipRanges(changed, limit)
+      if (rangesCount(kept) > 0) entry.blocks = kept
+    }
+    entries.push(entry)
+  }
+  entries.sort((a, b) => {
+    const d = ACTION_ORDER[a.action] - ACTION_ORDER[b.action]
+    if (d !== 0) return d
+    const c = a.path < b.path ? -1 : a.path > b.path ? 1 : 0
+    return a.action === 'remove' ? -c : c
+  })
+  return entries
+}
+
+/** Entries that do something (an action, or blocks to fetch). */
+export function activeEntries (map: PlanEntry[]): PlanEntry[] {
+  return map.filter(e => e.action !== 'none' || e.blocks !== undefined)
+}
+
+/** pg_rewind's --debug map: `PATH (ACTION)` then `block N` lines. */
+export function formatDebugMap (map: PlanEntry[]): string[] {
+  const lines: string[] = []
+  for (const e of activeEntries(map)) {
+    lines.push(`${e.path} (${e.action.toUpperCase()})`)
+    if (e.blocks !== undefined) for (const b of iterBlocks(e.blocks)) lines.push(`block ${b}`)
+  }
+  return lines
+}
+
+export interface MapTotals {
+  /** Σ sizes of the source's regular files */
+  sourceBytes: number
+  /** what will be fetched: whole copies, tails, changed blocks */
+  fetchBytes: number
+  blocks: number
+}
+
+export function mapTotals (map: PlanEntry[], source: FileEntry[]): MapTotals {
+  let sourceBytes = 0
+  for (const e of source) if (e.type === 'file') sourceBytes += e.size
+  let fetchBytes = 0
+  let blocks = 0
+  for (const e of map) {
+    if (e.action === 'copy') fetchBytes += e.sourceSize ?? 0
+    else if (e.action === 'copy_tail') fetchBytes += (e.sourceSize ?? 0) - (e.targetSize ?? 0)
+    if (e.blocks !== undefined) {
+      const n = rangesCount(e.blocks)
+      blocks += n
+      fetchBytes += n * BLCKSZ
+    }
+  }
+  return { sourceBytes, fetchBytes, blocks }
+}

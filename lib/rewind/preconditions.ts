@@ -1,0 +1,66 @@
+import { realpathSync } from 'node:fs'
+import { localReader, runningPostmasterPid, Side } from '../datadir/files'
+import { PgRewindError } from '../errors'
+import { RewindSource } from '../source/types'
+import { Plan, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
+import { checkTargetUnchanged, ClusterInfo, readClusterInfo } from './clusterinfo'
+import { planDigest } from './plandigest'
+
+/**
+ * What every step checks before it reads or changes anything: no server running on
+ * a local data directory, a plan that is the one that was built and is still for
+ * this target.
+ */
+
+export function checkNotRunning (pgdata: string, side: Side): void {
+  const pid = runningPostmasterPid(pgdata)
+  if (pid !== null) {
+    throw new PgRewindError(side === 'target' ? 'TARGET_RUNNING' : 'SOURCE_RUNNING',
+      side === 'target' ? 'target server must be shut down cleanly' : 'source data directory must be shut down cleanly', {
+        detail: `A server (PID ${pid}) is running on "${pgdata}".`,
+        hint: side === 'target' ? 'Stop the target server before rewinding it.' : 'Stop the source server, or use --source-server to read from it while it runs.'
+      })
+  }
+}
+
+/** The source, once a local one is known to be stopped. */
+export async function openSourceChecked (source: SourceSpec, ports: Ports): Promise<RewindSource> {
+  if (source.pgdata !== undefined) checkNotRunning(source.pgdata, 'source')
+  return await ports.openSource(source)
+}
+
+// Plans already checked in this process (the one-shot CLI passes the same object on):
+// hashing a big plan's canonical JSON again would cost more than the check is worth.
+const verified = new WeakMap<Plan, string>()
+
+/** The plan is the one that was built (its digest) for this target (its path). */
+export function checkPlan (plan: Plan, target: TargetSpec): Plan {
+  const digest = verified.get(plan) === plan.digest ? plan.digest : planDigest(plan)
+  if (digest !== plan.digest) {
+    throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
+      detail: `Its content hashes to ${digest}, but it says ${plan.digest}.`,
+      hint: 'The plan was modified after it was built; build it again.'
+    })
+  }
+  verified.set(plan, digest)
+  let same = false
+  try { same = realpathSync(plan.target.pgdata) === realpathSync(target.pgdata) } catch { same = false }
+  if (!same) {
+    throw new PgRewindError('PLAN_STALE', `the plan was built for target "${plan.target.pgdata}", not "${target.pgdata}"`)
+  }
+  return plan
+}
+
+/**
+ * What applyPlan and writeBackupLabel start from: a verified plan, and its target,
+ * stopped and still exactly as the plan saw it.
+ */
+export async function plannedTarget (input: { target: TargetSpec, plan: Plan, options?: StepOptions }): Promise<{ plan: Plan, opts: StepOptions, dryRun: boolean, pgdata: string, target: ClusterInfo }> {
+  const plan = checkPlan(input.plan, input.target)
+  const opts = input.options ?? {}
+  const pgdata = input.target.pgdata
+  checkNotRunning(pgdata, 'target')
+  const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
+  checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
+  return { plan, opts, dryRun: opts.dryRun === true, pgdata, target }
+}

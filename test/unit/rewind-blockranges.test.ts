@@ -1,0 +1,29 @@
+import t from 'tap'
+import { BlockBitmap, clipRanges, iterBlocks, rangesCount } from '../../lib/rewind/blockranges'
+
+t.test('marked blocks come back as sorted half-open ranges', async t => {
+  const b = new BlockBitmap()
+  t.same(b.toRanges(), [], 'nothing marked')
+  for (const n of [7, 3, 4, 5, 0, 200, 201, 5]) b.mark(n)
+  t.same(b.toRanges(), [[0, 1], [3, 6], [7, 8], [200, 202]])
+})
+
+t.test('the bitmap grows to any block number', async t => {
+  const b = new BlockBitmap()
+  b.mark(131071) // the last block of a 1 GB segment
+  b.mark(1)
+  t.same(b.toRanges(), [[1, 2], [131071, 131072]])
+  const all = new BlockBitmap()
+  for (let i = 0; i < 1000; i++) all.mark(i)
+  t.same(all.toRanges(), [[0, 1000]], 'a run is one range')
+})
+
+t.test('count, clip, iterate', async t => {
+  const r: Array<[number, number]> = [[0, 2], [5, 9], [20, 21]]
+  t.equal(rangesCount(r), 7)
+  t.same(clipRanges(r, 7), [[0, 2], [5, 7]], 'cut inside a range')
+  t.same(clipRanges(r, 5), [[0, 2]], 'a range starting at the limit is dropped')
+  t.same(clipRanges(r, 0), [])
+  t.same(clipRanges(r, 100), r)
+  t.same([...iterBlocks([[1, 3], [6, 7]])], [1, 2, 6])
+})

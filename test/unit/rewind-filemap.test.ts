@@ -1,0 +1,125 @@
+import t from 'tap'
+import { versionInfo } from '../../lib/format/versions'
+import { BlockRanges } from '../../lib/rewind/blockranges'
+import { Action, activeEntries, buildFileMap, FileMapInput, formatDebugMap, mapTotals, PlanEntry } from '../../lib/rewind/filemap'
+import { FileEntry } from '../../lib/source/types'
+
+/**
+ * The file-action decision (pg_rewind 18's decide_file_action, src/bin/pg_rewind/
+ * filemap.c), one row per rule, in the C function's order: a path that several rules
+ * could claim must get the action of the first.
+ */
+
+const V18 = versionInfo(18)
+const SEG = 16 * 1024 * 1024
+const DB = 'base/5'
+const file = (path: string, size: number): FileEntry => ({ path, type: 'file', size })
+const dir = (path: string): FileEntry => ({ path, type: 'dir', size: 0 })
+const link = (path: string, to: string): FileEntry => ({ path, type: 'symlink', size: 0, linkTarget: to })
+
+function map (source: FileEntry[], target: FileEntry[], over: Partial<FileMapInput> = {}): PlanEntry[] {
+  return buildFileMap({
+    source,
+    target,
+    version: V18,
+    segSize: SEG,
+    keepWal: new Set(),
+    divergenceSegNo: 3n,
+    changedBlocks: new Map(),
+    ...over
+  })
+}
+
+function actionOf (path: string, s: FileEntry | undefined, tg: FileEntry | undefined, over: Partial<FileMapInput> = {}): Action {
+  const m = map(s === undefined ? [] : [s], tg === undefined ? [] : [tg], over)
+  const e = m.find(x => x.path === path)
+  if (e === undefined) throw new Error(`no entry for ${path}`)
+  return e.action
+}
+
+interface Row { why: string, path: string, s?: FileEntry, t?: FileEntry, over?: Partial<FileMapInput>, want: Action }
+
+const rows: Row[] = [
+  // the control file is written last by writeBackupLabel, never by the map
+  { why: 'pg_control is never in the map', path: 'global/pg_control', s: file('global/pg_control', 8192), t: file('global/pg_control', 8192), want: 'none' },
+  { why: '.DS_Store is ignored, even when excluded otherwise', path: 'pg_stat_tmp/.DS_Store', s: file('pg_stat_tmp/.DS_Store', 10), want: 'none' },
+  { why: 'an excluded file only on the source is not copied', path: 'postmaster.pid', s: file('postmaster.pid', 80), want: 'none' },
+  { why: 'an excluded file on the target is removed', path: 'postmaster.pid', s: file('postmaster.pid', 80), t: file('postmaster.pid', 80), want: 'remove' },
+  { why: 'backup_label on the target is removed', path: 'backup_label', t: file('backup_label', 200), want: 'remove' },
+  { why: 'runtime directories\' contents are excluded', path: 'pg_replslot/s1/state', s: file('pg_replslot/s1/state', 200), t: file('pg_replslot/s1/state', 100), want: 'remove' },
+  { why: 'pg_internal.init is a prefix match', path: 'base/5/pg_internal.init.123', t: file('base/5/pg_internal.init.123', 10), want: 'remove' },
+  { why: 'temporary files are excluded', path: 'base/pgsql_tmp/pgsql_tmp1.0', s: file('base/pgsql_tmp/pgsql_tmp1.0', 10), want: 'none' },
+  { why: 'our own interrupted temporary file is removed', path: 'pg_wal/000000010000000000000005.pgrewind-tmp', t: file('pg_wal/000000010000000000000005.pgrewind-tmp', 10), want: 'remove' },
+  { why: 'a file only on the source is copied', path: 'extra.conf', s: file('extra.conf', 10), want: 'copy' },
+  { why: 'a directory only on the source is created', path: 'base/7', s: dir('base/7'), want: 'create' },
+  { why: 'a symlink only on the source is created', path: 'pg_tblspc/16400', s: link('pg_tblspc/16400', '/ts'), want: 'create' },
+  { why: 'a file only on the target is removed', path: 'extra.conf', t: file('extra.conf', 10), want: 'remove' },
+  { why: 'a directory only on the target is removed', path: 'base/9', t: dir('base/9'), want: 'remove' },
+  { why: 'a WAL segment the target needs for recovery is kept', path: 'pg_wal/000000010000000000000002', t: file('pg_wal/000000010000000000000002', SEG), over: { keepWal: new Set(['pg_wal/000000010000000000000002']) }, want: 'none' },
+  { why: 'PG_VERSION is never copied', path: 'base/5/PG_VERSION', s: file('base/5/PG_VERSION', 3), t: file('base/5/PG_VERSION', 4), want: 'none' },
+  { why: 'directories on both sides need nothing', path: 'base/5', s: dir('base/5'), t: dir('base/5'), want: 'none' },
+  { why: 'a WAL segment before the divergence, same size on both sides, is common history', path: 'pg_wal/000000010000000000000002', s: file('pg_wal/000000010000000000000002', SEG), t: file('pg_wal/000000010000000000000002', SEG), want: 'none' },
+  { why: 'the segment of the divergence is copied', path: 'pg_wal/000000010000000000000003', s: file('pg_wal/000000010000000000000003', SEG), t: file('pg_wal/000000010000000000000003', SEG), want: 'copy' },
+  { why: 'a WAL segment before the divergence of another size is copied', path: 'pg_wal/000000010000000000000002', s: file('pg_wal/000000010000000000000002', SEG), t: file('pg_wal/000000010000000000000002', 8192), want: 'copy' },
+  { why: 'a history file is copied whole', path: 'pg_wal/00000002.history', s: file('pg_wal/00000002.history', 42), t: file('pg_wal/00000002.history', 42), want: 'copy' },
+  { why: 'a non-relation file on both sides is copied whole', path: 'postgresql.conf', s: file('postgresql.conf', 100), t: file('postgresql.conf', 100), want: 'copy' },
+  { why: 'a relation\'s other forks are copied whole', path: `${DB}/16384_fsm`, s: file(`${DB}/16384_fsm`, 24576), t: file(`${DB}/16384_fsm`, 24576), want: 'copy' },
+  { why: 'a temporary relation file is not a relation data file', path: `${DB}/t3_16384`, s: file(`${DB}/t3_16384`, 8192), t: file(`${DB}/t3_16384`, 8192), want: 'copy' },
+  { why: 'a relation file shorter on the target gets the source\'s tail', path: `${DB}/16384`, s: file(`${DB}/16384`, 3 * 8192), t: file(`${DB}/16384`, 8192), want: 'copy_tail' },
+  { why: 'a relation file longer on the target is truncated', path: `${DB}/16384.1`, s: file(`${DB}/16384.1`, 8192), t: file(`${DB}/16384.1`, 3 * 8192), want: 'truncate' },
+  { why: 'a relation file of equal size needs nothing but its changed blocks', path: `${DB}/16384`, s: file(`${DB}/16384`, 8192), t: file(`${DB}/16384`, 8192), want: 'none' },
+  { why: 'a relation in a tablespace is a relation data file', path: 'pg_tblspc/16400/PG_18_202506291/5/16385', s: file('pg_tblspc/16400/PG_18_202506291/5/16385', 2 * 8192), t: file('pg_tblspc/16400/PG_18_202506291/5/16385', 8192), want: 'copy_tail' }
+]
+
+t.test('one action per rule, in decide_file_action\'s order', async t => {
+  for (const r of rows) t.equal(actionOf(r.path, r.s, r.t, r.over), r.want, r.why)
+})
+
+t.test('the tablespace directory name is the version\'s', async t => {
+  // PG_18_<catversion> is a relation path on 18 only; on 17 the same path is just a file
+  const p = 'pg_tblspc/16400/PG_18_202506291/5/16385'
+  const r17 = actionOf(p, file(p, 2 * 8192), file(p, 8192), { version: versionInfo(17) })
+  t.equal(r17, 'copy', 'not a relation file of PostgreSQL 17: copied whole')
+})
+
+t.test('type mismatches and impossible source entries are refused', async t => {
+  t.throws(() => map([dir('x')], [file('x', 1)]), { code: 'FILE_TYPE_MISMATCH' }, 'directory on the source, file on the target')
+  t.throws(() => map([link(`${DB}/16384`, '/elsewhere')], []), { code: 'FILE_TYPE_MISMATCH' }, 'a relation data file that is a symlink on the source')
+  t.throws(() => map([file('a', 1), file('a', 2)], []), { code: 'INTERNAL' }, 'a duplicate listing entry')
+  const changed = new Map<string, BlockRanges>([['pg_tblspc/16400', [[0, 1]]]])
+  t.throws(() => map([link('pg_tblspc/16400', '/a')], [link('pg_tblspc/16400', '/a')], { changedBlocks: changed }), { code: 'FILE_TYPE_MISMATCH' },
+    'changed blocks of a non-regular file')
+})
+
+t.test('changed blocks: kept below the shorter copy, dropped where the file goes', async t => {
+  const p = `${DB}/16384`
+  const changed = new Map<string, BlockRanges>([[p, [[0, 2], [5, 9]]]])
+  const [e] = map([file(p, 6 * 8192)], [file(p, 8 * 8192)], { changedBlocks: changed })
+  t.equal(e.action, 'truncate')
+  t.same(e.blocks, [[0, 2], [5, 6]], 'blocks past the source\'s end are the truncation\'s business')
+  const [e2] = map([file(p, 8 * 8192)], [file(p, 8 * 8192)], { changedBlocks: new Map([[p, [[8, 10]]]]) })
+  t.equal(e2.blocks, undefined, 'no block left below both ends')
+  const [only] = map([], [file(p, 8192)], { changedBlocks: changed })
+  t.equal(only.action, 'remove')
+  t.equal(only.blocks, undefined, 'a file that only the target has gets no blocks')
+})
+
+t.test('order: creations, copies, tails, block-only, truncations, removals (deepest first)', async t => {
+  const m = map(
+    [dir('a'), dir('a/b'), file('z.conf', 1), file(`${DB}/1`, 2 * 8192), file(`${DB}/2`, 8192), file(`${DB}/3`, 8192)],
+    [file(`${DB}/1`, 8192), file(`${DB}/2`, 2 * 8192), file(`${DB}/3`, 8192), dir('old'), dir('old/deeper'), file('old/deeper/f', 1)],
+    { changedBlocks: new Map([[`${DB}/3`, [[0, 1]]]]) })
+  t.same(m.map(e => `${e.action} ${e.path}`), [
+    'create a', 'create a/b', 'copy z.conf', `copy_tail ${DB}/1`, `none ${DB}/3`, `truncate ${DB}/2`,
+    'remove old/deeper/f', 'remove old/deeper', 'remove old'
+  ])
+  t.same(activeEntries(m).map(e => e.path).includes(`${DB}/3`), true, 'a block-only entry is active')
+  t.same(formatDebugMap(m).slice(0, 4), ['a (CREATE)', 'a/b (CREATE)', 'z.conf (COPY)', `${DB}/1 (COPY_TAIL)`])
+  t.ok(formatDebugMap(m).includes('block 0'), 'changed blocks are listed as pg_rewind --debug lists them')
+})
+
+t.test('totals: what is fetched and what the source holds', async t => {
+  const source = [file('z.conf', 100), file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 2 * 8192), dir('d')]
+  const m = map(source, [file(`${DB}/1`, 8192), file(`${DB}/3`, 2 * 8192)], { changedBlocks: new Map([[`${DB}/3`, [[0, 2]]]]) })
+  t.same(mapTotals(m, source), { sourceBytes: 100 + 5 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2 })
+})
