@@ -66,6 +66,11 @@ export const ERROR_CODES = {
   SOURCE_PROTOCOL: { rpc: -32042, message: 'the source server answered in an unexpected way', hint: 'Read the detail; check that the source is a PostgreSQL 13-18 server.' },
   SOURCE_STATE: { rpc: -32043, message: 'the source server is not in a state the rewind can use', hint: 'Read the detail, fix the source, and run again.' },
   RUN_AS_ROOT: { rpc: -32037, message: 'cannot be executed by "root"', hint: 'Run pgrewind as the PostgreSQL superuser (the data directory\'s owner).' },
+  REWIND_INTERRUPTED: { rpc: -32045, message: 'an interrupted rewind left the target half-rewound', hint: 'Run the same rewind again (it rolls the interrupted one back and redoes it), or undo it with pgrewind rollback -D DIR.' },
+  APPLY_INCOMPLETE: { rpc: -32046, message: 'the plan has not been applied completely', hint: 'Run applyPlan (pgrewind apply) with this plan first.' },
+  ROLLBACK_UNAVAILABLE: { rpc: -32047, message: 'the target cannot be rolled back', hint: 'Read the detail; without a usable journal only a new rewind or a base backup brings the node back.' },
+  JOURNAL_INVALID: { rpc: -32048, message: 'the undo journal cannot be read', hint: 'The journal (pgrewind_journal/ in the data directory) is damaged; keep it for inspection and restore the node from a base backup.' },
+  PREFLIGHT: { rpc: -32049, message: 'the target is not ready for the rewind (checked before any change)', hint: 'Read the detail: free space, permissions or WAL; nothing was changed.' },
   CLUSTER_SETUP: { rpc: -32044, message: 'a PostgreSQL cluster of the drill or the test harness could not be set up or driven', hint: 'Read the detail (the server\'s log); the embedded PostgreSQL builds come with "npm ci".' },
   INTERNAL: { rpc: -32603, message: 'internal error (a bug)', hint: 'Please report it with the message and the command or request.' }
 } as const satisfies Record<string, ErrorCodeInfo>

@@ -7,7 +7,7 @@ import { PlanInput, Ports } from '../steps/types'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
 import { writeRecoveryConf } from '../steps/writeRecoveryConf'
 import { OptionSpec, parseArgs, syncMethodOption, usageError } from './args'
-import { refuseRoot, sourceOpener } from './common'
+import { journalOptions, refuseRoot, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 import { PlanFile } from './plan'
 
@@ -27,6 +27,9 @@ Options:
                                  or other settings (must be the same server)
       --debug                    write a lot of debug messages
       --json                     print a machine-readable summary on stdout
+      --no-journal               do not keep an undo journal (no rollback)
+      --journal-dir=DIRECTORY    keep the undo journal there
+      --discard-journal          remove the journal once the rewind is complete
 `
 
 const APPLY_OPTIONS: OptionSpec[] = [
@@ -38,7 +41,10 @@ const APPLY_OPTIONS: OptionSpec[] = [
   { long: 'sync-method', arg: true },
   { long: 'source-server', arg: true },
   { long: 'debug' },
-  { long: 'json' }
+  { long: 'json' },
+  { long: 'no-journal' },
+  { long: 'journal-dir', arg: true },
+  { long: 'discard-journal' }
 ]
 
 export function readPlanFile (path: string): PlanFile {
@@ -93,16 +99,17 @@ export async function applyCommand (argv: string[]): Promise<number> {
     target: file.target,
     source,
     plan: file.plan,
-    options: { dryRun: opts.has('dry-run'), noSync: opts.has('no-sync'), syncMethod }
+    options: { dryRun: opts.has('dry-run'), noSync: opts.has('no-sync'), syncMethod, ...journalOptions(opts, prog) }
   }
   const debug = opts.has('debug')
   const progress = opts.has('progress')
   const log = stderrLogger({ debug, progress, quiet: true })
   const meter = new ProgressMeter()
-  const ports: Ports = { log, progress: progress ? p => meter.update(p) : undefined, openSource: sourceOpener(log) }
+  const ports: Ports = { log, checkCancelled: stopOnSignals(log), progress: progress ? p => meter.update(p) : undefined, openSource: sourceOpener(log) }
   const apply = await applyPlan(input, ports)
-  const finish = await writeBackupLabel(input, ports)
+  // -R before the control file and the marker's removal, as in a one-shot rewind
   const recoveryConf = opts.has('write-recovery-conf') ? await writeRecoveryConf(input, ports) : null
+  const finish = await writeBackupLabel(input, ports)
   if (progress) meter.update({ phase: 'applyPlan', done: apply.bytesFetched, total: file.plan.totals.fetchBytes }, true)
   if (file.plan.rewindNeeded) stderrLogger({}).info('Done!')
   if (opts.has('json')) {

@@ -88,5 +88,8 @@ export const REWIND_OPTIONS: OptionSpec[] = [
   { long: 'no-ensure-shutdown' },
   { long: 'sync-method', arg: true },
   { long: 'json' },
-  { long: 'pg-bindir', arg: true }
+  { long: 'pg-bindir', arg: true },
+  { long: 'no-journal' },
+  { long: 'journal-dir', arg: true },
+  { long: 'discard-journal' }
 ]

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path'
 import { PgRewindError } from '../errors'
 import { openSource } from '../source/open'
 import { RewindSource } from '../source/types'
@@ -33,6 +34,42 @@ export interface RewindOptions {
   writeRecoveryConf: boolean
 }
 
+/** --no-journal, --journal-dir, --discard-journal */
+export function journalOptions (opts: Map<string, string | true>, prog: string): Pick<StepOptions, 'journal' | 'journalDir' | 'discardJournal'> {
+  const dir = opts.get('journal-dir')
+  if (opts.has('no-journal') && dir !== undefined) throw usageError('--journal-dir and --no-journal cannot be used together', prog)
+  if (typeof dir === 'string' && !isAbsolute(dir)) throw usageError(`--journal-dir must be an absolute path: "${dir}"`, prog)
+  const o: Pick<StepOptions, 'journal' | 'journalDir' | 'discardJournal'> = {}
+  if (opts.has('no-journal')) o.journal = false
+  if (typeof dir === 'string') o.journalDir = dir
+  if (opts.has('discard-journal')) o.discardJournal = true
+  return o
+}
+
+/**
+ * SIGINT and SIGTERM stop the run at its next safe point (the steps then fail with
+ * CANCELLED, and the target can be completed or rolled back); a second one stops it
+ * at once. Returns the steps' checkCancelled port.
+ */
+export function stopOnSignals (log: Logger): () => void {
+  let signal: string | null = null
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      signal = sig
+      log.warn(`${sig} received: stopping at the next safe point (send it again to stop at once)`)
+      process.once(sig, () => process.kill(process.pid, sig))
+    })
+  }
+  return () => {
+    if (signal !== null) {
+      throw new PgRewindError('CANCELLED', `stopped by ${signal} at a safe point`, {
+        detail: 'The target may be half-rewound; it will not start until the rewind is completed or rolled back.',
+        hint: 'Run the same command again to complete the rewind, or undo it with pgrewind rollback -D DIR.'
+      })
+    }
+  }
+}
+
 /** pg_rewind's options (REWIND_OPTIONS), checked as pg_rewind checks them. */
 export function rewindOptions (opts: Map<string, string | true>, prog = PROG): RewindOptions {
   const target = opts.get('target-pgdata')
@@ -49,7 +86,8 @@ export function rewindOptions (opts: Map<string, string | true>, prog = PROG): R
     restoreTargetWal: opts.has('restore-target-wal'),
     configFile: opts.get('config-file') as string | undefined,
     noEnsureShutdown: opts.has('no-ensure-shutdown'),
-    pgBindir: opts.get('pg-bindir') as string | undefined
+    pgBindir: opts.get('pg-bindir') as string | undefined,
+    ...journalOptions(opts, prog)
   }
   return {
     target: { pgdata: target as string },

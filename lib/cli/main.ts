@@ -15,6 +15,8 @@ async function main (argv: string[]): Promise<number> {
     case 'rpc': return await (require('./rpc') as typeof import('./rpc')).rpcCommand(argv.slice(1), VERSION)
     case 'plan': return await (require('./plan') as typeof import('./plan')).planCommand(argv.slice(1))
     case 'apply': return await (require('./apply') as typeof import('./apply')).applyCommand(argv.slice(1))
+    case 'verify': return await (require('./verify') as typeof import('./verify')).verifyCommand(argv.slice(1))
+    case 'rollback': return await (require('./rollback') as typeof import('./rollback')).rollbackCommand(argv.slice(1))
     default: return await rewindCommand(argv)
   }
 }

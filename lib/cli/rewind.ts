@@ -3,7 +3,7 @@ import { formatDebugMap } from '../rewind/filemap'
 import { rewind } from '../steps/rewind'
 import { Plan, Ports, Progress } from '../steps/types'
 import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
-import { refuseRoot, rewindOptions, sourceOpener } from './common'
+import { refuseRoot, rewindOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 
 export const REWIND_HELP = `${PROG} resynchronizes a PostgreSQL cluster with another copy of the cluster.
@@ -30,10 +30,15 @@ Options:
       --sync-method=METHOD       set method for syncing files to disk
       --json                     print a machine-readable summary on stdout
       --pg-bindir=DIRECTORY      where the target's postgres binary is
+      --no-journal               do not keep an undo journal (faster; the rewind
+                                 can then not be rolled back)
+      --journal-dir=DIRECTORY    keep the undo journal there (default:
+                                 pgrewind_journal/ in the target)
+      --discard-journal          remove the journal once the rewind is complete
   -V, --version                  output version information, then exit
   -?, --help                     show this help, then exit
 
-Subcommands: rpc, plan, apply, drill (see README).
+Subcommands: plan, apply, verify, rollback, rpc, drill (see README).
 `
 
 /**
@@ -64,6 +69,7 @@ export async function rewindCommand (argv: string[]): Promise<number> {
   let copied: Progress | null = null
   const ports: Ports = {
     log,
+    checkCancelled: stopOnSignals(log),
     progress: o.progress
       ? p => {
         if (p.phase === 'applyPlan') copied = p

@@ -259,6 +259,18 @@ export const defs = {
         "pgBindir": {
           "type": "string",
           "minLength": 1
+        },
+        "journal": {
+          "description": "keep an undo journal of the apply (default true): every interruption is then reversible with rollback, and a re-run rolls back and redoes",
+          "type": "boolean"
+        },
+        "journalDir": {
+          "description": "where the journal lives (default: pgrewind_journal/ in the target's data directory, which then links here); on the target's file system, files removed or replaced are moved into it instead of copied",
+          "$ref": "defs.json#/$defs/pgdata"
+        },
+        "discardJournal": {
+          "description": "remove the journal once the rewind is complete (writeBackupLabel): it can then no longer be rolled back",
+          "type": "boolean"
         }
       },
       "additionalProperties": false
@@ -728,18 +740,30 @@ export const defs = {
             },
             "entries": {
               "$ref": "defs.json#/$defs/count"
+            },
+            "journalBytes": {
+              "description": "bytes the undo journal will hold: old contents of ranges overwritten in place and of truncated tails (files moved aside by rename cost nothing)",
+              "$ref": "defs.json#/$defs/bytes"
             }
           },
           "required": [
             "sourceBytes",
             "fetchBytes",
             "blocks",
-            "entries"
+            "entries",
+            "journalBytes"
           ],
           "additionalProperties": false
         },
         "digest": {
           "$ref": "defs.json#/$defs/sha256"
+        },
+        "requiredWal": {
+          "description": "pg_wal files of the target that recovery after the rewind needs (from the last common checkpoint to the divergence); checked before the first change",
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
         }
       },
       "required": [
@@ -750,6 +774,7 @@ export const defs = {
         "divergence",
         "rewindNeeded",
         "backupLabel",
+        "requiredWal",
         "entries",
         "totals",
         "digest"
@@ -786,6 +811,13 @@ export const defs = {
         },
         "entriesApplied": {
           "$ref": "defs.json#/$defs/count"
+        },
+        "journal": {
+          "$ref": "defs.json#/$defs/journalInfo"
+        },
+        "resumed": {
+          "description": "an interrupted apply of this plan was rolled back first",
+          "type": "boolean"
         }
       },
       "required": [
@@ -797,7 +829,9 @@ export const defs = {
         "dirsCreated",
         "dirsRemoved",
         "symlinksCreated",
-        "entriesApplied"
+        "entriesApplied",
+        "journal",
+        "resumed"
       ],
       "additionalProperties": false
     },
@@ -817,12 +851,16 @@ export const defs = {
         },
         "synced": {
           "type": "boolean"
+        },
+        "journalDiscarded": {
+          "type": "boolean"
         }
       },
       "required": [
         "backupLabel",
         "controlFileUpdated",
-        "synced"
+        "synced",
+        "journalDiscarded"
       ],
       "additionalProperties": false
     },
@@ -873,7 +911,8 @@ export const defs = {
           "enum": [
             "scanWal",
             "applyPlan",
-            "sync"
+            "sync",
+            "rollback"
           ]
         },
         "done": {
@@ -919,6 +958,56 @@ export const defs = {
       "required": [
         "kind"
       ]
+    },
+    "journalInfo": {
+      "description": "The undo journal of an apply (null: none).",
+      "type": [
+        "object",
+        "null"
+      ],
+      "properties": {
+        "path": {
+          "description": "the journal's directory",
+          "type": "string"
+        },
+        "state": {
+          "enum": [
+            "applying",
+            "applied",
+            "finishing",
+            "done"
+          ]
+        },
+        "planDigest": {
+          "$ref": "defs.json#/$defs/sha256"
+        },
+        "createdAt": {
+          "type": "string"
+        },
+        "bytes": {
+          "$ref": "defs.json#/$defs/bytes"
+        },
+        "files": {
+          "description": "files moved aside into it",
+          "$ref": "defs.json#/$defs/count"
+        },
+        "rollbackAvailable": {
+          "type": "boolean"
+        },
+        "rollbackUnavailableBecause": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "path",
+        "state",
+        "planDigest",
+        "createdAt",
+        "bytes",
+        "files",
+        "rollbackAvailable"
+      ],
+      "additionalProperties": false
     }
   }
 } as const
@@ -1114,15 +1203,26 @@ export const inspectResult = {
         "ok": {
           "type": "boolean",
           "description": "all of the above"
+        },
+        "noInterruptedRewind": {
+          "type": "boolean"
         }
       },
       "required": [
         "checksumsOrWalLogHints",
         "cleanShutdown",
         "notRunning",
+        "noInterruptedRewind",
         "ok"
       ],
       "additionalProperties": false
+    },
+    "journal": {
+      "$ref": "defs.json#/$defs/journalInfo"
+    },
+    "rewindInProgress": {
+      "description": "the target carries the marker of an unfinished rewind (it refuses to start)",
+      "type": "boolean"
     }
   },
   "required": [
@@ -1132,7 +1232,9 @@ export const inspectResult = {
     "running",
     "pid",
     "files",
-    "prerequisites"
+    "prerequisites",
+    "journal",
+    "rewindInProgress"
   ],
   "additionalProperties": false
 } as const
@@ -1142,7 +1244,7 @@ export const progressNotification = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/progress.notification.json",
   "title": "$/progress params",
-  "description": "Sent by the server during scanWal, applyPlan and the sync of writeBackupLabel (and rewind), at most about 4 per second per request.",
+  "description": "Sent by the server during scanWal, applyPlan, the sync of writeBackupLabel (and rewind) and rollback, at most about 4 per second per request.",
   "$ref": "defs.json#/$defs/progress"
 } as const
 
@@ -1244,6 +1346,76 @@ export const rewindResult = {
     "finish",
     "recoveryConf",
     "timings"
+  ],
+  "additionalProperties": false
+} as const
+
+/** schemas/rollback.params.json */
+export const rollbackParams = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://pgrewind.invalid/schemas/rollback.params.json",
+  "title": "rollback params",
+  "description": "Undo an interrupted or finished apply from its journal (until the node has started once), byte for byte; or, with discard, remove the journal of a finished rewind.",
+  "type": "object",
+  "properties": {
+    "target": {
+      "$ref": "defs.json#/$defs/target"
+    },
+    "discard": {
+      "type": "boolean"
+    },
+    "progressToken": {
+      "$ref": "defs.json#/$defs/progressToken"
+    }
+  },
+  "required": [
+    "target"
+  ],
+  "additionalProperties": false
+} as const
+
+/** schemas/rollback.result.json */
+export const rollbackResult = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://pgrewind.invalid/schemas/rollback.result.json",
+  "title": "rollback result",
+  "description": "What the rollback (or discard) did.",
+  "type": "object",
+  "properties": {
+    "rolledBack": {
+      "type": "boolean"
+    },
+    "discarded": {
+      "type": "boolean"
+    },
+    "journal": {
+      "$ref": "defs.json#/$defs/journalInfo"
+    },
+    "intents": {
+      "$ref": "defs.json#/$defs/count"
+    },
+    "bytesRestored": {
+      "$ref": "defs.json#/$defs/bytes"
+    },
+    "filesRestored": {
+      "$ref": "defs.json#/$defs/count"
+    },
+    "removed": {
+      "$ref": "defs.json#/$defs/count"
+    },
+    "message": {
+      "type": "string"
+    }
+  },
+  "required": [
+    "rolledBack",
+    "discarded",
+    "journal",
+    "intents",
+    "bytesRestored",
+    "filesRestored",
+    "removed",
+    "message"
   ],
   "additionalProperties": false
 } as const
@@ -1430,12 +1602,17 @@ export const verifyResult = {
     "mismatchesOmitted": {
       "$ref": "defs.json#/$defs/count",
       "description": "mismatches beyond the first 100, not listed"
+    },
+    "pagesChecksummed": {
+      "description": "relation pages whose data-page checksum was checked (clusters with checksums on)",
+      "$ref": "defs.json#/$defs/count"
     }
   },
   "required": [
     "ok",
     "checked",
     "bytesCompared",
+    "pagesChecksummed",
     "mismatches",
     "mismatchesOmitted"
   ],
@@ -1535,6 +1712,8 @@ export const schemaFiles = {
   "progress.notification.json": progressNotification,
   "rewind.params.json": rewindParams,
   "rewind.result.json": rewindResult,
+  "rollback.params.json": rollbackParams,
+  "rollback.result.json": rollbackResult,
   "rpc.discover.params.json": rpcDiscoverParams,
   "rpc.discover.result.json": rpcDiscoverResult,
   "scanWal.params.json": scanWalParams,

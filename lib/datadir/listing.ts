@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { ioCode, lstatOrNull, Side } from './files'
 
+/** pgrewind's undo journal in a data directory (lib/target/journal.ts): listed, never walked into. */
+export const JOURNAL_DIR = 'pgrewind_journal'
+
 export type FileType = 'file' | 'dir' | 'symlink'
 
 export interface FileEntry {
@@ -47,7 +50,7 @@ function walk (root: string, rel: string, out: FileEntry[], side: Side): void {
       out.push({ path, type: 'file', size: st.size })
     } else if (st.isDirectory()) {
       out.push({ path, type: 'dir', size: 0 })
-      walk(root, path, out, side)
+      if (path !== JOURNAL_DIR) walk(root, path, out, side)
     } else if (st.isSymbolicLink()) {
       let target: string
       try { target = readlinkSync(full) } catch { continue }

@@ -3,6 +3,7 @@ import { parseWalFileName } from '../format/lsn'
 import { isRelationDataFile } from '../format/relpath'
 import { VersionInfo, BLCKSZ } from '../format/versions'
 import { FileEntry, FileType } from '../source/types'
+import { JOURNAL_DIR } from '../datadir/listing'
 import { TEMP_SUFFIX } from '../target/writer'
 import { BlockRanges, clipRanges, iterBlocks, rangesCount } from './blockranges'
 
@@ -80,9 +81,14 @@ function walSegNo (path: string, segSize: number): bigint | null {
   return parseWalFileName(name, segSize)?.segNo ?? null
 }
 
+/** pgrewind's own undo journal (lib/target/journal.ts), on either side: never copied, never removed. */
+export function isJournalPath (path: string): boolean {
+  return path === JOURNAL_DIR || path.startsWith(`${JOURNAL_DIR}/`)
+}
+
 function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
   const base = { path }
-  if (path === 'global/pg_control') return { ...base, action: 'none', type: 'file' }
+  if (path === 'global/pg_control' || isJournalPath(path)) return { ...base, action: 'none', type: (s ?? t)!.type }
   if (path.includes('.DS_Store')) return { ...base, action: 'none', type: (s ?? t)!.type }
   if (isExcluded(path)) return t !== undefined ? { ...base, action: 'remove', type: t.type, targetSize: t.size } : { ...base, action: 'none', type: s!.type }
 
@@ -169,6 +175,8 @@ export interface MapTotals {
   /** what will be fetched: whole copies, tails, changed blocks */
   fetchBytes: number
   blocks: number
+  /** what the undo journal keeps: old blocks overwritten in place, truncated tails */
+  journalBytes: number
 }
 
 export function mapTotals (map: PlanEntry[], source: FileEntry[]): MapTotals {
@@ -176,14 +184,17 @@ export function mapTotals (map: PlanEntry[], source: FileEntry[]): MapTotals {
   for (const e of source) if (e.type === 'file') sourceBytes += e.size
   let fetchBytes = 0
   let blocks = 0
+  let journalBytes = 0
   for (const e of map) {
     if (e.action === 'copy') fetchBytes += e.sourceSize ?? 0
     else if (e.action === 'copy_tail') fetchBytes += (e.sourceSize ?? 0) - (e.targetSize ?? 0)
+    else if (e.action === 'truncate') journalBytes += (e.targetSize ?? 0) - (e.sourceSize ?? 0)
     if (e.blocks !== undefined) {
       const n = rangesCount(e.blocks)
       blocks += n
       fetchBytes += n * BLCKSZ
+      if (e.action !== 'remove') journalBytes += n * BLCKSZ
     }
   }
-  return { sourceBytes, fetchBytes, blocks }
+  return { sourceBytes, fetchBytes, blocks, journalBytes }
 }

@@ -2,9 +2,10 @@ import { applyPlan } from '../steps/applyPlan'
 import { buildPlan } from '../steps/buildPlan'
 import { findDivergence } from '../steps/findDivergence'
 import { rewind } from '../steps/rewind'
+import { rollback } from '../steps/rollback'
 import { scanWal } from '../steps/scanWal'
 import {
-  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindInput, ScanWalInput, WriteRecoveryConfInput
+  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindInput, RollbackInput, ScanWalInput, WriteRecoveryConfInput
 } from '../steps/types'
 import { verify } from '../steps/verify'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
@@ -23,7 +24,8 @@ export const STEP_HANDLERS = {
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),
   writeRecoveryConf: async (p: WriteRecoveryConfInput, ports: Ports) => await writeRecoveryConf(p, ports),
   verify: async (p: PlanInput, ports: Ports) => await verify(p, ports),
-  rewind: async (p: RewindInput, ports: Ports) => await rewind(p, ports)
+  rewind: async (p: RewindInput, ports: Ports) => await rewind(p, ports),
+  rollback: async (p: RollbackInput, ports: Ports) => await rollback(p, ports)
 } as const
 
 export type StepMethod = keyof typeof STEP_HANDLERS

@@ -28,7 +28,8 @@ export const STEP_METHODS: Record<StepMethod, StepPolicy> = {
   writeBackupLabel: { params: S.writeBackupLabelParams, result: S.writeBackupLabelResult, changesTarget: always },
   writeRecoveryConf: { params: S.writeRecoveryConfParams, result: S.writeRecoveryConfResult, changesTarget: always },
   verify: { params: S.verifyParams, result: S.verifyResult, changesTarget: never },
-  rewind: { params: S.rewindParams, result: S.rewindResult, changesTarget: always }
+  rewind: { params: S.rewindParams, result: S.rewindResult, changesTarget: always },
+  rollback: { params: S.rollbackParams, result: S.rollbackResult, changesTarget: always }
 }
 
 export const INLINE_METHODS = {

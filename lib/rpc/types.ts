@@ -6,6 +6,7 @@ import type { ApplyResult, Divergence, FinishResult, Plan, Progress, Scan } from
 import type { STEP_HANDLERS } from './handlers'
 import type { VerifyResult } from '../steps/verify'
 import type { RecoveryConfResult } from '../steps/writeRecoveryConf'
+import type { RollbackResult } from '../steps/rollback'
 
 /**
  * TypeScript types of the JSON-RPC contract, computed from schemas/ (through the
@@ -28,6 +29,7 @@ export type WriteRecoveryConfParams = From<typeof S.writeRecoveryConfParams>
 export type VerifyParams = From<typeof S.verifyParams>
 export type RewindParams = From<typeof S.rewindParams>
 export type InspectParams = From<typeof S.inspectParams>
+export type RollbackParams = From<typeof S.rollbackParams>
 export type CancelRequestParams = From<typeof S.cancelRequestNotification>
 
 export type DivergenceJson = From<typeof S.findDivergenceResult>
@@ -40,6 +42,7 @@ export type VerifyResultJson = From<typeof S.verifyResult>
 export type RewindResultJson = From<typeof S.rewindResult>
 export type InspectResultJson = From<typeof S.inspectResult>
 export type ProgressJson = From<typeof S.progressNotification>
+export type RollbackResultJson = From<typeof S.rollbackResult>
 
 type Widen<T> =
   T extends string ? string :
@@ -63,7 +66,8 @@ export type ResultsAgree = [
   Assert<Same<VerifyResultJson, VerifyResult>>,
   Assert<Same<InspectResultJson, InspectResult>>,
   Assert<Same<RewindResultJson, RewindResult>>,
-  Assert<Same<ProgressJson, Progress & { token?: string | number }>>
+  Assert<Same<ProgressJson, Progress & { token?: string | number }>>,
+  Assert<Same<RollbackResultJson, RollbackResult>>
 ]
 
 // params: whatever the schema lets through is a valid input of the method's handler
@@ -76,5 +80,6 @@ export type ParamsFit = [
   Assert<Fits<WriteBackupLabelParams, InputOf<'writeBackupLabel'>>>,
   Assert<Fits<WriteRecoveryConfParams, InputOf<'writeRecoveryConf'>>>,
   Assert<Fits<VerifyParams, InputOf<'verify'>>>,
-  Assert<Fits<RewindParams, InputOf<'rewind'>>>
+  Assert<Fits<RewindParams, InputOf<'rewind'>>>,
+  Assert<Fits<RollbackParams, InputOf<'rollback'>>>
 ]

@@ -6,6 +6,7 @@ import { listDataDir } from '../datadir/listing'
 import { ChunkSink, FetchRequest, FileEntry, RewindSource } from './types'
 
 const CHUNK = 1024 * 1024
+const YIELD_EVERY = 4 * 1024 * 1024
 
 /** A cleanly stopped data directory on this machine. */
 export class LocalSource implements RewindSource {
@@ -29,8 +30,16 @@ export class LocalSource implements RewindSource {
     // changed blocks come as many ranges of one file: open it once for all of them
     let openPath: string | null = null
     let fd = -1
+    let sinceYield = 0
     try {
       for (const req of requests) {
+        // every so often let the event loop run: a SIGTERM handler (the CLI's safe
+        // stop) can only run then, the copy itself being synchronous
+        sinceYield += req.length + 8192
+        if (sinceYield >= YIELD_EVERY) {
+          sinceYield = 0
+          await new Promise(resolve => setImmediate(resolve))
+        }
         shouldStop?.()
         if (req.path !== openPath) {
           if (fd >= 0) closeSync(fd)

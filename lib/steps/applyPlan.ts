@@ -1,11 +1,18 @@
-import { BLCKSZ } from '../format/versions'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { dataDirModes } from '../datadir/files'
-import { FetchRequest } from '../source/types'
-import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
-import { PathOp } from '../target/pathsafety'
-import { PlanEntry } from '../rewind/filemap'
+import { BLCKSZ } from '../format/versions'
+import { announcePlan } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
+import { PlanEntry } from '../rewind/filemap'
+import { describeJournal, settleInterrupted } from '../rewind/journaling'
 import { openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { preflight } from '../rewind/preflight'
+import { FetchRequest } from '../source/types'
+import { Journal } from '../target/journal'
+import { MARKER_FILE, readAutoConf, withMarker } from '../target/marker'
+import { PathOp } from '../target/pathsafety'
+import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
 import { ApplyResult, PlanInput, Ports } from './types'
 
 function pathOp (e: PlanEntry): PathOp {
@@ -24,21 +31,30 @@ function pathOp (e: PlanEntry): PathOp {
  * does that last), so until then the target is still recognisably the old one and
  * the same plan can be applied again.
  *
+ * Before the first change: the preflight (space, permissions, WAL), then the undo
+ * journal (lib/target/journal.ts) with every change announced and the old bytes it
+ * needs, durably; then the marker that keeps a half-rewound target from starting
+ * (lib/target/marker.ts). An interrupted apply of the same plan found here is rolled
+ * back first, so running the plan again always completes it.
+ *
  * Fetches are queued across entries, as pg_rewind does: the entries are walked
  * lazily as the source asks for more requests, each entry's action done when it is
  * reached (a directory is created before any request for a file in it is queued).
- * A local source reads each request at once; a server keeps several batches in
- * flight. Unlike pg_rewind, a copied file is emptied only when its data arrives
- * (not when it is queued), copies into pg_wal/ go through a temporary name until
- * every fetch has finished, and truncations and removals come after that: a run
- * interrupted while copying (the source server stopped, the network dropped) leaves
+ * Unlike pg_rewind, a copied file is emptied only when its data arrives, copies into
+ * pg_wal/ (and postgresql.auto.conf, which carries the marker) go through a
+ * temporary name until every fetch has finished, and truncations and removals come
+ * after that: without a journal (options.journal false), an interrupted run leaves
  * the target's own WAL as it was, so the next run can analyse the target again.
  */
 export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyResult> {
-  const { plan, dryRun, pgdata } = await plannedTarget(input)
+  const { plan, opts, dryRun, pgdata } = await plannedTarget(input)
+  const resumed = settleInterrupted(pgdata, { dryRun, log: ports.log, planDigest: plan.digest, replaceDone: true })
+  const modes = dataDirModes(pgdata)
+  const useJournal = !dryRun && opts.journal !== false
 
   const source = await openSourceChecked(input.source, ports)
-  const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+  let journal: Journal | undefined
+  const writer = new TargetWriter(pgdata, { dryRun, ...modes })
   let bytesFetched = 0
   let applied = 0
   let lastReport = 0
@@ -50,11 +66,8 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       ports.progress({ phase: 'applyPlan', done: bytesFetched, total })
     }
   }
-  // Whole-file copies into pg_wal/ are written under a temporary name and put in
-  // place only after every fetch: the target's own WAL, which the analysis reads,
-  // stays intact if the run is interrupted (other files are replaced in place:
-  // creating a new file for each of them is much slower on some file systems).
-  const dest = (path: string): string => path.startsWith('pg_wal/') ? `${path}${TEMP_SUFFIX}` : path
+  const staged = (path: string): boolean => path.startsWith('pg_wal/') || path === MARKER_FILE
+  const dest = (path: string): string => staged(path) ? `${path}${TEMP_SUFFIX}` : path
   const copies = new Set(plan.entries.filter(e => e.action === 'copy').map(e => e.path))
   // copies not written to yet: emptied when their first data arrives (and not
   // before: an interrupted run leaves the files it did not reach as they were)
@@ -75,7 +88,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     vanishedCopies.add(path)
     const opened = !unopened.delete(path)
     if (dest(path) !== path) {
-      // drop what was fetched of it; the target's own WAL file goes after the fetch
+      // drop what was fetched of it; the target's own file goes after the fetch
       if (opened) writer.removeFile(dest(path))
       return
     }
@@ -114,6 +127,21 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     const src = await readClusterInfo(p => source.readFile(p), 'source')
     checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
     writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
+    if (!dryRun) {
+      const report = preflight(pgdata, plan, { journalDir: useJournal ? (opts.journalDir ?? pgdata) : null, restoreTargetWal: opts.restoreTargetWal === true })
+      if (useJournal) {
+        ports.log.progress(`writing the undo journal (${Math.round(report.journalBytes / 1024)} kB of old data)`)
+        journal = Journal.begin(pgdata, { planDigest: plan.digest, controlDigestBefore: plan.target.controlDigest, createdAt: new Date().toISOString(), pgdata },
+          { at: opts.journalDir, dirMode: modes.dirMode, fileMode: modes.fileMode })
+        journal.writePlan(plan)
+        journal.rewrite(MARKER_FILE)
+        announcePlan(journal, plan, { staged, tempOf: dest, rewritten: new Set([MARKER_FILE]) })
+        journal.commit()
+        writer.setJournal(journal)
+      }
+      // from here on the target refuses to start until writeBackupLabel is done
+      writer.writeFileDurably(MARKER_FILE, withMarker(readAutoConf(pgdata), pgdata))
+    }
 
     await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished)
     for (const path of copies) {
@@ -123,7 +151,14 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       }
       // a local source sends no chunk for an empty file
       if (unopened.delete(path)) writer.open(dest(path), true)
-      if (dest(path) !== path) writer.commitStaged(path)
+      if (path === MARKER_FILE) {
+        // the source's postgresql.auto.conf, still with the marker
+        writer.close()
+        const content = dryRun ? '' : readFileSync(join(pgdata, dest(path)), 'utf8')
+        writer.writeFileDurably(MARKER_FILE, withMarker(content, pgdata))
+      } else if (dest(path) !== path) {
+        writer.commitStaged(path)
+      }
     }
     for (const e of plan.entries) {
       if (!isLast(e)) continue
@@ -135,8 +170,10 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       applied++
     }
     writer.close()
+    journal?.setState('applied')
   } finally {
     writer.close()
+    journal?.close()
     await source.close()
   }
   ports.progress?.({ phase: 'applyPlan', done: bytesFetched, total })
@@ -150,6 +187,8 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     dirsCreated: s.dirsCreated,
     dirsRemoved: s.dirsRemoved,
     symlinksCreated: s.symlinksCreated,
-    entriesApplied: applied
+    entriesApplied: applied,
+    journal: journal !== undefined ? describeJournal(pgdata, journal) : null,
+    resumed
   }
 }

@@ -67,6 +67,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       divergence: { lsn: d.divergeLsn, tli: d.divergeTli, lastCommonCheckpoint: d.lastCommonCheckpoint?.lsn ?? null },
       rewindNeeded: d.rewindNeeded,
       backupLabel: d.rewindNeeded ? backupLabelInfo(d, src) : null,
+      requiredWal: d.keepWal,
       entries,
       totals: { ...totals, entries: entries.length }
     }

@@ -5,6 +5,7 @@ import { findCommonAncestor, TimelineHistoryEntry } from '../format/timeline'
 import { localReader } from '../datadir/files'
 import { findPostgres, runCrashRecovery } from '../pg/postgres'
 import { ClusterInfo, clusterIdentity, readClusterInfo, readHistory } from '../rewind/clusterinfo'
+import { settleInterrupted } from '../rewind/journaling'
 import { checkNotRunning, openSourceChecked } from '../rewind/preconditions'
 import { openTargetWal } from '../wal/targetwal'
 import { Divergence, FindDivergenceInput, HistoryEntryJson, Ports } from './types'
@@ -55,6 +56,8 @@ export async function findDivergence (input: FindDivergenceInput, ports: Ports):
   const opts = input.options ?? {}
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
+  // an interrupted rewind is rolled back before anything is analysed (a dry run refuses)
+  settleInterrupted(pgdata, { dryRun: opts.dryRun === true, log: ports.log })
   const readTarget = localReader(pgdata, 'target')
   let target = await readClusterInfo(readTarget, 'target')
   let crashRecovered = false

@@ -5,6 +5,9 @@ import { dbStateName, isCleanShutdown, walLevelName } from '../format/controlfil
 import { formatLsn } from '../format/lsn'
 import { ClusterIdentity, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
 import { localReader, runningPostmasterPid } from '../datadir/files'
+import { journalInfo } from '../rewind/journaling'
+import { rewindInProgress } from '../target/marker'
+import { JournalInfo } from './types'
 
 /** What matters to a rewind about one data directory (pg_controldata's view plus pg_rewind's checks). */
 export interface InspectResult {
@@ -30,7 +33,11 @@ export interface InspectResult {
   running: boolean
   pid: number | null
   files: { backupLabel: boolean, standbySignal: boolean, recoverySignal: boolean }
-  prerequisites: { checksumsOrWalLogHints: boolean, cleanShutdown: boolean, notRunning: boolean, ok: boolean }
+  /** the undo journal of the last apply, if it is still there */
+  journal: JournalInfo | null
+  /** an unfinished rewind's marker keeps the target from starting */
+  rewindInProgress: boolean
+  prerequisites: { checksumsOrWalLogHints: boolean, cleanShutdown: boolean, notRunning: boolean, noInterruptedRewind: boolean, ok: boolean }
 }
 
 /**
@@ -52,6 +59,9 @@ export async function inspect (pgdata: string): Promise<InspectResult> {
   const pid = runningPostmasterPid(pgdata)
   const checksumsOrWalLogHints = c.dataChecksumVersion !== 0 || c.walLogHints
   const cleanShutdown = isCleanShutdown(c.state)
+  const journal = journalInfo(pgdata)
+  const inProgress = rewindInProgress(pgdata)
+  const noInterruptedRewind = !inProgress && (journal === null || journal.state === 'done')
   return {
     pgdata,
     identity: clusterIdentity(info),
@@ -79,11 +89,14 @@ export async function inspect (pgdata: string): Promise<InspectResult> {
       standbySignal: existsSync(join(pgdata, 'standby.signal')),
       recoverySignal: existsSync(join(pgdata, 'recovery.signal'))
     },
+    journal,
+    rewindInProgress: inProgress,
     prerequisites: {
       checksumsOrWalLogHints,
       cleanShutdown,
       notRunning: pid === null,
-      ok: checksumsOrWalLogHints && cleanShutdown && pid === null
+      noInterruptedRewind,
+      ok: checksumsOrWalLogHints && cleanShutdown && pid === null && noInterruptedRewind
     }
   }
 }

@@ -56,9 +56,11 @@ export async function planRewind (input: FindDivergenceInput, ports: Ports, hook
 }
 
 /**
- * The whole rewind: the plan, applyPlan, writeBackupLabel, and with
- * `writeRecoveryConf` pg_rewind's -R (also after "no rewind required": the node
- * must still follow the source).
+ * The whole rewind: the plan, applyPlan, with `writeRecoveryConf` pg_rewind's -R
+ * (also after "no rewind required": the node must still follow the source), then
+ * writeBackupLabel. -R comes before the control file and the removal of the marker
+ * (unlike pg_rewind, which writes it last): the rewound node can never start
+ * without its standby configuration and promote itself.
  */
 export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHooks = {}): Promise<RewindResult> {
   const { writeRecoveryConf: wantRecoveryConf, ...stepInput } = input
@@ -66,9 +68,9 @@ export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHoo
   const timed = timer(planned.timings, hooks)
   const { plan } = planned
   const apply = await timed('applyPlan', async () => await applyPlan({ ...stepInput, plan }, ports))
-  const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...stepInput, plan }, ports))
   const recoveryConf = wantRecoveryConf === true
     ? await timed('writeRecoveryConf', async () => await writeRecoveryConf(stepInput, ports))
     : null
+  const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...stepInput, plan }, ports))
   return { ...planned, apply, finish, recoveryConf }
 }

@@ -20,6 +20,12 @@ export interface StepOptions {
   configFile?: string
   noEnsureShutdown?: boolean
   pgBindir?: string
+  /** keep an undo journal of the apply (default true) */
+  journal?: boolean
+  /** where the journal lives (default: pgrewind_journal/ in the target) */
+  journalDir?: string
+  /** remove the journal once the rewind is complete */
+  discardJournal?: boolean
 }
 
 export interface HistoryEntryJson { tli: number, begin: string, end: string }
@@ -68,8 +74,10 @@ export interface Plan {
   divergence: { lsn: string, tli: number, lastCommonCheckpoint: string | null }
   rewindNeeded: boolean
   backupLabel: BackupLabelInfo | null
+  /** pg_wal files of the target that recovery after the rewind needs */
+  requiredWal: string[]
   entries: PlanEntry[]
-  totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number }
+  totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number, journalBytes: number }
   /** sha256 of the canonical JSON of everything above */
   digest: string
 }
@@ -84,16 +92,32 @@ export interface ApplyResult {
   dirsRemoved: number
   symlinksCreated: number
   entriesApplied: number
+  journal: JournalInfo | null
+  /** an interrupted apply of this plan was rolled back first */
+  resumed: boolean
+}
+
+/** The undo journal of an apply, as results and inspect show it. */
+export interface JournalInfo {
+  path: string
+  state: 'applying' | 'applied' | 'finishing' | 'done'
+  planDigest: string
+  createdAt: string
+  bytes: number
+  files: number
+  rollbackAvailable: boolean
+  rollbackUnavailableBecause?: string
 }
 
 export interface FinishResult {
   backupLabel: string | null
   controlFileUpdated: boolean
   synced: boolean
+  journalDiscarded: boolean
 }
 
 export interface Progress {
-  phase: 'scanWal' | 'applyPlan' | 'sync'
+  phase: 'scanWal' | 'applyPlan' | 'sync' | 'rollback'
   done: number
   total: number
 }
@@ -135,5 +159,6 @@ export interface BuildPlanInput extends StepBase { source: SourceSpec, divergenc
 export interface PlanInput extends StepBase { source: SourceSpec, plan: Plan }
 export interface WriteRecoveryConfInput extends StepBase { source: SourceSpec }
 export interface RewindInput extends StepBase { source: SourceSpec, writeRecoveryConf?: boolean }
+export interface RollbackInput { target: TargetSpec, discard?: boolean }
 
 export const silentLogger: Logger = { info () {}, progress () {}, debug () {}, warn () {} }

@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { dataDirModes } from '../datadir/files'
+import { confQuote, lastPrimaryConninfo } from '../format/conffile'
+import { describeJournal } from '../rewind/journaling'
+import { Journal } from '../target/journal'
 import { TargetWriter } from '../target/writer'
 import { checkNotRunning, openSourceChecked } from '../rewind/preconditions'
 import { Ports, WriteRecoveryConfInput } from './types'
@@ -16,21 +19,6 @@ export interface RecoveryConfResult {
   path: string
   /** the primary_conninfo value, with any password masked */
   conninfo: string
-}
-
-/** A postgresql.conf string literal: quotes and backslashes doubled (fe_utils' escape_quotes). */
-export function confQuote (v: string): string {
-  return `'${v.replace(/['\\]/g, c => c + c)}'`
-}
-
-/** The last primary_conninfo setting in a postgresql.conf-style text, still quoted, or null. */
-export function lastPrimaryConninfo (text: string): string | null {
-  let last: string | null = null
-  for (const line of text.split('\n')) {
-    const m = /^\s*primary_conninfo\s*=?\s*('(?:[^']|'')*')/.exec(line)
-    if (m !== null) last = m[1]
-  }
-  return last
 }
 
 /**
@@ -77,19 +65,29 @@ export async function writeRecoveryConf (input: WriteRecoveryConfInput, ports: P
   }
   const files: string[] = []
   const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
+  const needsConninfo = lastPrimaryConninfo(existing) !== quoted
+  const needsSignal = !existsSync(join(pgdata, 'standby.signal'))
+  // the last apply's journal, while it can still undo the rewind, undoes this too
+  const journal = dryRun || (!needsConninfo && !needsSignal) ? null : Journal.open(pgdata)
   try {
-    if (lastPrimaryConninfo(existing) !== quoted) {
+    if (journal !== null && describeJournal(pgdata, journal).rollbackAvailable) {
+      if (needsConninfo) journal.rewrite(autoConf)
+      if (needsSignal) journal.rewrite('standby.signal')
+      journal.commit()
+    }
+    if (needsConninfo) {
       ports.log.progress(`writing primary_conninfo to ${autoConf}`)
       const sep = existing === '' || existing.endsWith('\n') ? '' : '\n'
       writer.writeFileDurably(autoConf, `${existing}${sep}primary_conninfo = ${quoted}\n`, { sync: opts.noSync !== true })
       files.push(autoConf)
     }
-    if (!existsSync(join(pgdata, 'standby.signal'))) {
+    if (needsSignal) {
       writer.writeFileDurably('standby.signal', '', { sync: opts.noSync !== true })
       files.push('standby.signal')
     }
   } finally {
     writer.close()
+    journal?.close()
   }
   return { dryRun, changed: files.length > 0, files, path: join(pgdata, autoConf), conninfo: conninfo.redacted }
 }

@@ -4,12 +4,17 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PgRewindError } from '../errors'
+import { beforeChange } from './failpoint'
+import { fsyncDir } from './fsync'
+import type { Journal } from './journal'
 import { checkLinkTarget, checkRelativePath, PathOp, symlinkAllowedAt, unsafePath } from './pathsafety'
 
 export interface WriterOptions {
   dryRun: boolean
   dirMode: number
   fileMode: number
+  /** the apply's undo journal: files it announced as replaced or removed are moved into it */
+  journal?: Journal
 }
 
 export interface WriterStats {
@@ -52,6 +57,9 @@ export class TargetWriter {
   private readonly checkedDirs = new Set<string>()
 
   constructor (readonly pgdata: string, readonly opts: WriterOptions) {}
+
+  /** From now on, files replaced or removed go into this journal. */
+  setJournal (journal: Journal): void { this.opts.journal = journal }
 
   private full (path: string): string { return join(this.pgdata, path) }
 
@@ -102,6 +110,9 @@ export class TargetWriter {
     let existed = true
     try { lstatSync(this.full(path)) } catch { existed = false }
     try {
+      beforeChange()
+      // a file replaced whole: the old one goes into the journal, the new one is a new file
+      if (truncate && this.opts.journal?.moveAside(path) === true) existed = false
       // O_NOFOLLOW: never write through a symlink planted at the file name itself
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0)
       this.openFd = openSync(this.full(path), flags, this.opts.fileMode)
@@ -118,6 +129,7 @@ export class TargetWriter {
       let done = 0
       while (done < data.length) {
         try {
+          beforeChange()
           done += writeSync(this.openFd, data, done, data.length - done, offset + done)
         } catch (e) {
           throw ioError('could not write file', path, e)
@@ -138,7 +150,10 @@ export class TargetWriter {
     } catch (e) {
       throw ioError('could not open file for truncation', path, e)
     }
-    try { ftruncateSync(fd, size) } catch (e) { throw ioError(`could not truncate file to ${size}:`, path, e) } finally { closeSync(fd) }
+    try {
+      beforeChange()
+      ftruncateSync(fd, size)
+    } catch (e) { throw ioError(`could not truncate file to ${size}:`, path, e) } finally { closeSync(fd) }
   }
 
   removeFile (path: string): void {
@@ -146,7 +161,13 @@ export class TargetWriter {
     if (this.openPath === path) this.closeOpen()
     this.stats.filesRemoved++
     if (this.opts.dryRun) return
-    try { unlinkSync(this.full(path)) } catch (e) {
+    try {
+      beforeChange()
+      // a removal no plan entry announced (a file the running source no longer has)
+      this.opts.journal?.ensureAnnounced(path)
+      if (this.opts.journal?.moveAside(path) === true) return
+      unlinkSync(this.full(path))
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove file', path, e)
     }
   }
@@ -156,7 +177,10 @@ export class TargetWriter {
     this.stats.dirsRemoved++
     this.checkedDirs.delete(path)
     if (this.opts.dryRun) return
-    try { rmdirSync(this.full(path)) } catch (e) {
+    try {
+      beforeChange()
+      rmdirSync(this.full(path))
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove directory', path, e)
     }
   }
@@ -166,7 +190,10 @@ export class TargetWriter {
     this.stats.symlinksRemoved++
     this.checkedDirs.delete(path)
     if (this.opts.dryRun) return
-    try { unlinkSync(this.full(path)) } catch (e) {
+    try {
+      beforeChange()
+      unlinkSync(this.full(path))
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove symbolic link', path, e)
     }
   }
@@ -175,7 +202,10 @@ export class TargetWriter {
     this.check(path, 'directory creation')
     this.stats.dirsCreated++
     if (this.opts.dryRun) return
-    try { mkdirSync(this.full(path), { mode: this.opts.dirMode }) } catch (e) {
+    try {
+      beforeChange()
+      mkdirSync(this.full(path), { mode: this.opts.dirMode })
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('could not create directory', path, e)
     }
   }
@@ -186,7 +216,10 @@ export class TargetWriter {
     checkLinkTarget(path, target)
     this.stats.symlinksCreated++
     if (this.opts.dryRun) return
-    try { symlinkSync(target, this.full(path)) } catch (e) {
+    try {
+      beforeChange()
+      symlinkSync(target, this.full(path))
+    } catch (e) {
       // the same link from an interrupted run of the same plan: nothing to do
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && sameLink(this.full(path), target)) return
       throw ioError('could not create symbolic link at', path, e)
@@ -205,6 +238,7 @@ export class TargetWriter {
     const tmp = `${path}${TEMP_SUFFIX}`
     let fd: number
     try {
+      beforeChange()
       fd = openSync(this.full(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, this.opts.fileMode)
     } catch (e) { throw ioError('could not open target file', tmp, e) }
     try {
@@ -215,7 +249,10 @@ export class TargetWriter {
     } catch (e) {
       throw ioError('could not write file', tmp, e)
     } finally { closeSync(fd) }
-    try { renameSync(this.full(tmp), this.full(path)) } catch (e) { throw ioError('could not rename file', tmp, e) }
+    try {
+      beforeChange()
+      renameSync(this.full(tmp), this.full(path))
+    } catch (e) { throw ioError('could not rename file', tmp, e) }
     if (opts.sync !== false) fsyncDir(dirname(this.full(path)))
   }
 
@@ -230,7 +267,11 @@ export class TargetWriter {
     this.check(path, 'open')
     if (this.openPath === tmp || this.openPath === path) this.closeOpen()
     if (this.opts.dryRun) return
-    try { renameSync(this.full(tmp), this.full(path)) } catch (e) { throw ioError('could not rename file', tmp, e) }
+    try {
+      beforeChange()
+      this.opts.journal?.moveAside(path)
+      renameSync(this.full(tmp), this.full(path))
+    } catch (e) { throw ioError('could not rename file', tmp, e) }
   }
 
   close (): void { this.closeOpen() }
@@ -252,9 +293,4 @@ export class TargetWriter {
 
 function sameLink (path: string, target: string): boolean {
   try { return lstatSync(path).isSymbolicLink() && readlinkSync(path) === target } catch { return false }
-}
-
-export function fsyncDir (dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY)
-  try { fsyncSync(fd) } finally { closeSync(fd) }
 }

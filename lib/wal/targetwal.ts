@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { TimelineHistoryEntry } from '../format/timeline'
 import { WalReader } from './reader'
 import { findPostgres, readRestoreCommand } from '../pg/postgres'
+import { withMarkerLifted } from '../target/marker'
 import { restoreWalSegment } from '../pg/restore'
 import { SegmentFiles } from './segmentfiles'
 import { ClusterInfo } from '../rewind/clusterinfo'
@@ -26,7 +27,7 @@ export interface TargetWal {
  */
 export function openTargetWal (pgdata: string, info: ClusterInfo, history: TimelineHistoryEntry[], opts: StepOptions): TargetWal {
   const restoreCommand = opts.restoreTargetWal === true
-    ? readRestoreCommand(findPostgres(pgdata, info.version.major, opts.pgBindir), pgdata, opts.configFile)
+    ? withMarkerLifted(pgdata, () => readRestoreCommand(findPostgres(pgdata, info.version.major, opts.pgBindir), pgdata, opts.configFile))
     : undefined
   const segSize = info.control.xlogSegSize
   let restoreDir: string | null = null

@@ -1,0 +1,42 @@
+import { BLCKSZ } from '../format/versions'
+import { Journal } from '../target/journal'
+import { Plan } from '../steps/types'
+
+/**
+ * Tell the journal, before anything changes, what applying each plan entry will do
+ * to the target, in the order the apply does it (undo runs it backwards). `staged`
+ * names the copies written under a temporary name first (`tempOf`) and renamed into
+ * place at the end; `rewritten` the files already announced as rewritten whole.
+ */
+export function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: string) => boolean, tempOf: (path: string) => string, rewritten: ReadonlySet<string> }): void {
+  const buf = Buffer.allocUnsafe(1024 * 1024)
+  for (const e of plan.entries) {
+    if (e.action !== 'remove' && e.blocks !== undefined) {
+      journal.ranges(e.path, e.blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]), buf)
+    }
+    switch (e.action) {
+      case 'create':
+        journal.create(e.path, e.type === 'symlink' ? 'symlink' : 'dir', e.linkTarget)
+        break
+      case 'copy':
+        if (o.staged(e.path)) journal.create(o.tempOf(e.path), 'file')
+        if (o.rewritten.has(e.path)) break
+        if (e.targetSize !== undefined) journal.aside(e.path)
+        else journal.create(e.path, 'file')
+        break
+      case 'copy_tail':
+        journal.grow(e.path, e.targetSize ?? 0)
+        break
+      case 'truncate':
+        journal.cut(e.path, e.sourceSize ?? 0, e.targetSize ?? 0, buf)
+        break
+      case 'remove':
+        if (e.type === 'dir') journal.rmdir(e.path)
+        else if (e.type === 'symlink') journal.unlink(e.path)
+        else journal.aside(e.path)
+        break
+      default:
+        break
+    }
+  }
+}

@@ -1,0 +1,552 @@
+import {
+  closeSync, constants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
+  readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync, writeSync
+} from 'node:fs'
+import { dirname, join } from 'node:path'
+import { readAt } from '../datadir/files'
+import { JOURNAL_DIR } from '../datadir/listing'
+import { PgRewindError } from '../errors'
+import { fsyncDir } from './fsync'
+
+/**
+ * The undo journal of an apply: before the rewind changes anything in the target, it
+ * records — durably — how to put it back. Every change is announced by an intent,
+ * and a batch of intents (with the old bytes they need) is fsynced before the first
+ * change it covers; so after SIGKILL or power loss at any instant the journal
+ * describes the target exactly, whichever of its announced changes were made. Undo
+ * runs the intents backwards, each one idempotent and correct whether or not its
+ * change happened: that makes rollback itself interruptible and re-runnable.
+ *
+ * Cheap by design: a file that is removed or replaced whole is moved aside by rename
+ * (no copy) when the journal is on its file system; only the old bytes of ranges
+ * overwritten in place and of truncated tails are copied.
+ *
+ * Layout of the directory (pgrewind_journal/ in the data directory, or a link to a
+ * directory of the user's choice):
+ *   header.json     what was applied: plan digest, the target's pg_control digest before
+ *   plan.json       the plan itself (verify and inspect read it)
+ *   intents.jsonl   the intents, one JSON line each, and the state changes
+ *   data            old bytes, appended
+ *   files/<seq>     files moved aside
+ */
+
+export type JournalState = 'applying' | 'applied' | 'finishing' | 'done'
+
+export type Intent =
+  /** bytes at [offset, offset + length) will be overwritten in place; the old ones are at `data` in order */
+  | { seq: number, op: 'ranges', path: string, ranges: Array<[number, number]>, data: number }
+  /** the file will grow past `size` (a tail copied from the source) */
+  | { seq: number, op: 'grow', path: string, size: number }
+  /** the file will be cut to `size`; its old tail, `length` bytes, is at `data` */
+  | { seq: number, op: 'cut', path: string, size: number, length: number, data: number }
+  /** the file will be removed or replaced whole; the old one goes to files/<seq> (moved, or copied across file systems) */
+  | { seq: number, op: 'aside', path: string, how: 'rename' | 'copy' }
+  /** the path will be created */
+  | { seq: number, op: 'create', path: string, type: 'file' | 'dir' | 'symlink', linkTarget?: string }
+  /** the (emptied) directory will be removed */
+  | { seq: number, op: 'rmdir', path: string, mode: number }
+  /** the symlink will be removed */
+  | { seq: number, op: 'unlink', path: string, linkTarget: string }
+  /** the small file will be rewritten whole; its old content is at `data` (null: it did not exist) */
+  | { seq: number, op: 'rewrite', path: string, data: number | null, length: number, mode: number }
+  | { seq: number, op: 'state', state: JournalState, controlDigest?: string }
+
+type NewIntent = Intent extends infer I ? I extends { seq: number } ? Omit<I, 'seq'> : never : never
+
+export interface JournalHeader {
+  version: 1
+  planDigest: string
+  /** sha256 of the target's pg_control before the apply */
+  controlDigestBefore: string
+  createdAt: string
+  pgdata: string
+}
+
+function ioError (what: string, path: string, e: unknown): PgRewindError {
+  const err = e as NodeJS.ErrnoException
+  return new PgRewindError('TARGET_IO', `${what} "${path}": ${err.message}`, { data: { path, errno: err.code } })
+}
+
+function writeAll (fd: number, b: Buffer, position?: number): void {
+  let done = 0
+  while (done < b.length) done += writeSync(fd, b, done, b.length - done, position === undefined ? null : position + done)
+}
+
+/** Write a file durably under its final name (temp, fsync, rename, fsync the directory). */
+function writeDurably (path: string, data: Buffer | string, mode: number): void {
+  const tmp = `${path}.tmp`
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode)
+  try {
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    fsyncSync(fd)
+  } finally { closeSync(fd) }
+  renameSync(tmp, path)
+  fsyncDir(dirname(path))
+}
+
+function lstatOrNull (p: string): Stats | null {
+  try { return lstatSync(p) } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw ioError('could not stat', p, e)
+  }
+}
+
+export class Journal {
+  readonly intents: Intent[] = []
+  private pending: Intent[] = []
+  private dataFd = -1
+  private dataSize = 0
+  private readonly devOfDir = new Map<string, number>()
+  private readonly asides = new Map<string, Intent & { op: 'aside' }>()
+  private readonly moved = new Set<number>()
+  /** every path an intent names */
+  private readonly announced = new Set<string>()
+
+  private constructor (readonly pgdata: string, readonly dir: string, readonly header: JournalHeader, private readonly fileMode: number) {}
+
+  /** The journal's directory as seen from the data directory. */
+  static pathIn (pgdata: string): string { return join(pgdata, JOURNAL_DIR) }
+
+  /** The journal left in a data directory, or null. A torn last line (never fsynced) is ignored. */
+  static open (pgdata: string, fileMode = 0o600): Journal | null {
+    const dir = journalLocation(pgdata)
+    if (!existsSync(join(dir, 'header.json'))) return null
+    let header: JournalHeader
+    try {
+      header = JSON.parse(readFileSync(join(dir, 'header.json'), 'utf8')) as JournalHeader
+    } catch (e) {
+      throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" cannot be read: ${(e as Error).message}`)
+    }
+    const j = new Journal(pgdata, dir, header, fileMode)
+    let text = ''
+    try { text = readFileSync(join(dir, 'intents.jsonl'), 'utf8') } catch { /* none written yet */ }
+    const lines = text.split('\n')
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] === '') continue
+      try {
+        j.add(JSON.parse(lines[i]) as Intent)
+      } catch (e) {
+        if (i >= lines.length - 2) break // the torn last line of an interrupted append
+        throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" is damaged at line ${i + 1}: ${(e as Error).message}`)
+      }
+    }
+    try { j.dataSize = statSync(join(dir, 'data')).size } catch { j.dataSize = 0 }
+    return j
+  }
+
+  /**
+   * Start a journal for an apply: the directory (or, with `at`, a link to a directory
+   * elsewhere), then its header, durably, before anything else happens.
+   */
+  static begin (pgdata: string, header: Omit<JournalHeader, 'version'>, o: { at?: string, dirMode: number, fileMode: number }): Journal {
+    const link = Journal.pathIn(pgdata)
+    let dir = link
+    try {
+      if (o.at !== undefined) {
+        mkdirSync(o.at, { recursive: true, mode: o.dirMode })
+        if (lstatOrNull(link) === null) symlinkSync(o.at, link)
+        dir = o.at
+      } else {
+        mkdirSync(link, { mode: o.dirMode })
+      }
+      mkdirSync(join(dir, 'files'), { mode: o.dirMode })
+      const h: JournalHeader = { version: 1, ...header }
+      writeDurably(join(dir, 'header.json'), JSON.stringify(h, null, 2) + '\n', o.fileMode)
+      fsyncDir(pgdata)
+      return new Journal(pgdata, dir, h, o.fileMode)
+    } catch (e) {
+      if (e instanceof PgRewindError) throw e
+      throw ioError('could not create the journal', dir, e)
+    }
+  }
+
+  get state (): JournalState {
+    for (let i = this.intents.length - 1; i >= 0; i--) {
+      const x = this.intents[i]
+      if (x.op === 'state') return x.state
+    }
+    return 'applying'
+  }
+
+  /** pg_control's digest as the finished rewind left it (set when the journal is done). */
+  get controlDigestAfter (): string | undefined {
+    for (let i = this.intents.length - 1; i >= 0; i--) {
+      const x = this.intents[i]
+      if (x.op === 'state' && x.controlDigest !== undefined) return x.controlDigest
+    }
+    return undefined
+  }
+
+  /** Bytes the journal holds (old data and files copied into it; files moved aside by rename cost nothing). */
+  get bytes (): number {
+    let n = this.dataSize
+    for (const a of this.asides.values()) {
+      if (a.how === 'copy') {
+        try { n += statSync(join(this.dir, 'files', String(a.seq))).size } catch { /* not there */ }
+      }
+    }
+    return n
+  }
+
+  get files (): number { return this.asides.size }
+
+  writePlan (plan: unknown): void {
+    writeDurably(join(this.dir, 'plan.json'), JSON.stringify(plan) + '\n', this.fileMode)
+  }
+
+  readPlan<T> (): T | null {
+    try { return JSON.parse(readFileSync(join(this.dir, 'plan.json'), 'utf8')) as T } catch { return null }
+  }
+
+  private add (i: Intent): void {
+    this.intents.push(i)
+    if (i.op !== 'state') this.announced.add(i.path)
+    if (i.op === 'aside') this.asides.set(i.path, i)
+  }
+
+  private record (i: NewIntent): Intent {
+    const x = { seq: this.intents.length + this.pending.length, ...i } as Intent
+    this.pending.push(x)
+    if (x.op !== 'state') this.announced.add(x.path)
+    if (x.op === 'aside') this.asides.set(x.path, x)
+    return x
+  }
+
+  private openData (): number {
+    if (this.dataFd < 0) {
+      const p = join(this.dir, 'data')
+      try {
+        this.dataFd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
+        this.dataSize = statSync(p).size
+      } catch (e) { throw ioError('could not open the journal', p, e) }
+    }
+    return this.dataFd
+  }
+
+  /** Copy `length` bytes of a target file at `offset` to the end of the data file. */
+  private saveBytes (fd: number, offset: number, length: number, buf: Buffer): void {
+    const out = this.openData()
+    let pos = offset
+    const end = offset + length
+    while (pos < end) {
+      const n = readAt(fd, buf, Math.min(buf.length, end - pos), pos)
+      if (n === 0) throw new PgRewindError('TARGET_IO', `the target file ended before offset ${end} while its old contents were saved`, { data: { offset: pos } })
+      writeAll(out, buf.subarray(0, n))
+      this.dataSize += n
+      pos += n
+    }
+  }
+
+  private openTarget (path: string): number {
+    const full = join(this.pgdata, path)
+    try { return openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW) } catch (e) { throw ioError('could not open target file', full, e) }
+  }
+
+  // ── announcing changes (buffered until commit) ─────────────────────────────────
+
+  /** Old bytes of ranges [offset, length] about to be overwritten in place. */
+  ranges (path: string, ranges: Array<[number, number]>, buf: Buffer): void {
+    const fd = this.openTarget(path)
+    try {
+      const data = this.dataSize
+      for (const [off, len] of ranges) this.saveBytes(fd, off, len, buf)
+      this.record({ op: 'ranges', path, ranges, data })
+    } finally { closeSync(fd) }
+  }
+
+  grow (path: string, size: number): void { this.record({ op: 'grow', path, size }) }
+
+  cut (path: string, size: number, oldSize: number, buf: Buffer): void {
+    const fd = this.openTarget(path)
+    try {
+      const data = this.dataSize
+      this.saveBytes(fd, size, oldSize - size, buf)
+      this.record({ op: 'cut', path, size, length: oldSize - size, data })
+    } finally { closeSync(fd) }
+  }
+
+  /** The file will be removed or replaced: moved into the journal when it is on the same file system, else copied now. */
+  aside (path: string): void {
+    const full = join(this.pgdata, path)
+    const parent = dirname(full)
+    let dev = this.devOfDir.get(parent)
+    if (dev === undefined) {
+      try { dev = statSync(parent).dev } catch (e) { throw ioError('could not stat', parent, e) }
+      this.devOfDir.set(parent, dev)
+    }
+    const how = dev === statSync(this.dir).dev ? 'rename' : 'copy'
+    const i = this.record({ op: 'aside', path, how }) as Intent & { op: 'aside' }
+    if (how === 'copy') {
+      const dest = join(this.dir, 'files', String(i.seq))
+      try {
+        copyFileSync(full, `${dest}.tmp`)
+        const fd = openSync(`${dest}.tmp`, 'r+')
+        try { fsyncSync(fd) } finally { closeSync(fd) }
+        renameSync(`${dest}.tmp`, dest)
+      } catch (e) { throw ioError('could not copy into the journal', full, e) }
+    }
+  }
+
+  create (path: string, type: 'file' | 'dir' | 'symlink', linkTarget?: string): void {
+    this.record({ op: 'create', path, type, linkTarget })
+  }
+
+  rmdir (path: string): void {
+    const full = join(this.pgdata, path)
+    let mode = 0o700
+    try { mode = statSync(full).mode & 0o7777 } catch { /* gone already: undo recreates with the default */ }
+    this.record({ op: 'rmdir', path, mode })
+  }
+
+  unlink (path: string): void {
+    const full = join(this.pgdata, path)
+    let linkTarget: string
+    try { linkTarget = readlinkSync(full) } catch (e) { throw ioError('could not read symbolic link', full, e) }
+    this.record({ op: 'unlink', path, linkTarget })
+  }
+
+  /** A small file about to be rewritten whole (pg_control, backup_label, postgresql.auto.conf, standby.signal). */
+  rewrite (path: string): void {
+    const full = join(this.pgdata, path)
+    const st = lstatOrNull(full)
+    if (st === null) {
+      this.record({ op: 'rewrite', path, data: null, length: 0, mode: 0 })
+      return
+    }
+    let content: Buffer
+    try { content = readFileSync(full) } catch (e) { throw ioError('could not read', full, e) }
+    const data = this.dataSize
+    const out = this.openData()
+    writeAll(out, content)
+    this.dataSize += content.length
+    this.record({ op: 'rewrite', path, data, length: content.length, mode: st.mode & 0o7777 })
+  }
+
+  /** Make every announced change durable in the journal; only then may the changes start. */
+  commit (): void {
+    if (this.pending.length === 0) return
+    try {
+      if (this.dataFd >= 0) fsyncSync(this.dataFd)
+      const p = join(this.dir, 'intents.jsonl')
+      const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
+      try {
+        writeAll(fd, Buffer.from(this.pending.map(i => JSON.stringify(i)).join('\n') + '\n'))
+        fsyncSync(fd)
+      } finally { closeSync(fd) }
+      fsyncDir(this.dir)
+      fsyncDir(join(this.dir, 'files'))
+    } catch (e) {
+      throw ioError('could not write the journal', this.dir, e)
+    }
+    for (const i of this.pending) this.add(i)
+    this.pending = []
+  }
+
+  setState (state: JournalState, controlDigest?: string): void {
+    this.record({ op: 'state', state, controlDigest })
+    this.commit()
+  }
+
+  close (): void {
+    if (this.dataFd >= 0) closeSync(this.dataFd)
+    this.dataFd = -1
+  }
+
+  // ── during the apply ───────────────────────────────────────────────────────────
+
+  /** A file about to be removed that no intent announced: announce it now, durably, before it goes. */
+  ensureAnnounced (path: string): void {
+    if (this.announced.has(path)) return
+    this.aside(path)
+    this.commit()
+  }
+
+  /** The file will be replaced or removed: move it aside now, once (the writer calls this just before). */
+  moveAside (path: string): boolean {
+    const a = this.asides.get(path)
+    if (a === undefined || this.moved.has(a.seq)) return false
+    this.moved.add(a.seq)
+    const full = join(this.pgdata, path)
+    if (a.how === 'rename') {
+      try { renameSync(full, join(this.dir, 'files', String(a.seq))) } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true
+        throw ioError('could not move into the journal', full, e)
+      }
+    } else {
+      try { unlinkSync(full) } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('could not remove file', full, e)
+      }
+    }
+    return true
+  }
+
+  /** Remove the journal (and the files it kept): the apply can no longer be undone. */
+  discard (): void {
+    this.close()
+    const link = Journal.pathIn(this.pgdata)
+    try {
+      rmSync(this.dir, { recursive: true, force: true })
+      if (this.dir !== link) rmSync(link, { force: true })
+      fsyncDir(this.pgdata)
+    } catch (e) { throw ioError('could not remove the journal', this.dir, e) }
+  }
+
+  // ── undo ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * Put the target back as it was before the apply: every intent undone, newest
+   * first; each step checks what is there, so it is right whether or not the change
+   * it undoes was made, and right again when an interrupted rollback runs anew. The
+   * journal is removed last, after everything restored is durable.
+   */
+  rollback (onProgress?: (done: number, total: number) => void): RollbackStats {
+    const stats: RollbackStats = { intents: 0, bytesRestored: 0, filesRestored: 0, removed: 0 }
+    const touchedFiles = new Set<string>()
+    const touchedDirs = new Set<string>()
+    const data = existsSync(join(this.dir, 'data')) ? openSync(join(this.dir, 'data'), 'r') : -1
+    const buf = Buffer.allocUnsafe(1024 * 1024)
+    const full = (p: string): string => join(this.pgdata, p)
+    const copyBack = (from: number, length: number, path: string, at: number): void => {
+      const out = openSync(full(path), constants.O_WRONLY | constants.O_NOFOLLOW)
+      try {
+        let done = 0
+        while (done < length) {
+          const n = readAt(data, buf, Math.min(buf.length, length - done), from + done)
+          if (n === 0) throw new PgRewindError('JOURNAL_INVALID', `the journal's data ends early (restoring "${path}")`)
+          writeAll(out, buf.subarray(0, n), at + done)
+          done += n
+        }
+      } finally { closeSync(out) }
+      stats.bytesRestored += length
+      touchedFiles.add(path)
+    }
+    const total = this.intents.length
+    try {
+      for (let k = total - 1; k >= 0; k--) {
+        const i = this.intents[k]
+        const p = i.op === 'state' ? '' : full(i.path)
+        switch (i.op) {
+          case 'state': break
+          case 'ranges': {
+            if (lstatOrNull(p)?.isFile() !== true) break
+            let from = i.data
+            for (const [off, len] of i.ranges) {
+              copyBack(from, len, i.path, off)
+              from += len
+            }
+            break
+          }
+          case 'grow': {
+            const st = lstatOrNull(p)
+            if (st?.isFile() === true && st.size > i.size) truncateFile(p, i.size)
+            touchedFiles.add(i.path)
+            break
+          }
+          case 'cut': {
+            const st = lstatOrNull(p)
+            if (st?.isFile() === true) copyBack(i.data, i.length, i.path, i.size)
+            break
+          }
+          case 'aside': {
+            const kept = join(this.dir, 'files', String(i.seq))
+            if (lstatOrNull(kept) === null) break // never moved: the target still has its own
+            const st = lstatOrNull(p)
+            if (st !== null && !st.isDirectory()) unlinkSync(p)
+            if (i.how === 'rename') renameSync(kept, p)
+            else {
+              copyFileSync(kept, p)
+              unlinkSync(kept)
+            }
+            stats.filesRestored++
+            touchedFiles.add(i.path)
+            touchedDirs.add(dirname(p))
+            break
+          }
+          case 'create': {
+            const st = lstatOrNull(p)
+            if (st === null) break
+            if (i.type === 'dir') {
+              if (st.isDirectory()) rmdirSync(p)
+            } else if (i.type === 'symlink') {
+              if (st.isSymbolicLink()) unlinkSync(p)
+            } else if (!st.isDirectory()) {
+              unlinkSync(p)
+            }
+            stats.removed++
+            touchedDirs.add(dirname(p))
+            break
+          }
+          case 'rmdir':
+            if (lstatOrNull(p) === null) {
+              mkdirSync(p, { mode: i.mode })
+              touchedDirs.add(dirname(p))
+            }
+            break
+          case 'unlink':
+            if (lstatOrNull(p) === null) {
+              symlinkSync(i.linkTarget, p)
+              touchedDirs.add(dirname(p))
+            }
+            break
+          case 'rewrite': {
+            if (i.data === null) {
+              if (lstatOrNull(p) !== null) unlinkSync(p)
+            } else {
+              const content = Buffer.allocUnsafe(i.length)
+              if (readAt(data, content, i.length, i.data) !== i.length) throw new PgRewindError('JOURNAL_INVALID', `the journal's data ends early (restoring "${i.path}")`)
+              writeDurably(p, content, i.mode)
+            }
+            touchedDirs.add(dirname(p))
+            break
+          }
+        }
+        stats.intents++
+        if ((stats.intents & 1023) === 0) onProgress?.(stats.intents, total)
+      }
+      // durable before the journal goes: an interrupted rollback must find it again
+      for (const f of touchedFiles) fsyncFileIfExists(full(f))
+      for (const d of touchedDirs) fsyncDirIfExists(d)
+      fsyncDirIfExists(this.pgdata)
+    } catch (e) {
+      if (e instanceof PgRewindError) throw e
+      throw ioError('could not roll back', this.pgdata, e)
+    } finally {
+      if (data >= 0) closeSync(data)
+    }
+    onProgress?.(total, total)
+    this.discard()
+    return stats
+  }
+}
+
+export interface RollbackStats {
+  /** intents undone */
+  intents: number
+  /** old bytes written back */
+  bytesRestored: number
+  /** files moved or copied back from the journal */
+  filesRestored: number
+  /** files, directories and links the apply created, removed again */
+  removed: number
+}
+
+function truncateFile (p: string, size: number): void {
+  const fd = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW)
+  try { ftruncateSync(fd, size) } finally { closeSync(fd) }
+}
+
+function fsyncFileIfExists (p: string): void {
+  let fd: number
+  try { fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW) } catch { return }
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
+
+function fsyncDirIfExists (d: string): void {
+  try { fsyncDir(d) } catch { /* gone: its parent holds the change */ }
+}
+
+/** Where the journal lives really (through the link, when it is elsewhere). */
+export function journalLocation (pgdata: string): string {
+  const p = Journal.pathIn(pgdata)
+  try { return realpathSync(p) } catch { return p }
+}
