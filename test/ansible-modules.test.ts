@@ -87,7 +87,7 @@ for (const major of majors) {
       { name: 'again', 'pgrewind.rewind.rewind': { plan_digest: '{{ digest }}' } },
       { name: 'again, no digest', 'pgrewind.rewind.rewind': {} },
       { name: 'info after', 'pgrewind.rewind.rewind_info': {} }
-    ])), { inventory, extraVars: { digest: check.plan_digest } })
+    ])), { inventory, extraVars: { digest: check.plan_digest }, env: { ANSIBLE_ASYNC_DIR: join(dir, 'async') } })
     t.equal(apply.code, 0, apply.stderr)
     const applied = apply.result('apply')
     t.equal(applied.changed, true)

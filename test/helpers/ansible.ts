@@ -84,6 +84,8 @@ export interface PlaybookRun extends Run {
   task: (name: string) => Record<string, any>
   /** the one host's result of a task */
   result: (name: string, host?: string) => any
+  /** every failed task, as `host: task: msg` */
+  failures: () => string[]
   stats: Record<string, { ok: number, changed: number, failures: number, unreachable: number, skipped: number, ignored?: number }>
 }
 
@@ -100,7 +102,7 @@ export async function playbook (path: string, o: PlaybookOptions): Promise<Playb
   const task = (name: string): Record<string, any> => {
     if (json === null) throw new Error(`no JSON output from ansible-playbook (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
     for (const play of json.plays) {
-      for (const t of play.tasks) if (t.task.name === name) return t.hosts
+      for (const t of play.tasks) if (t.task.name === name || t.task.name.endsWith(` : ${name}`)) return t.hosts
     }
     throw new Error(`no task "${name}" ran; tasks: ${json.plays.flatMap((p: any) => p.tasks.map((t: any) => t.task.name)).join(', ')}\n${r.stderr.slice(-2000)}`)
   }
@@ -109,7 +111,18 @@ export async function playbook (path: string, o: PlaybookOptions): Promise<Playb
     if (!(host in hosts)) throw new Error(`task "${name}" did not run on ${host}`)
     return hosts[host]
   }
-  return { ...r, json, task, result, stats: json?.stats ?? {} }
+  const failures = (): string[] => {
+    const out: string[] = []
+    for (const play of json?.plays ?? []) {
+      for (const t of play.tasks) {
+        for (const [host, res] of Object.entries<any>(t.hosts)) {
+          if (res.failed === true && res.ignore_errors !== true) out.push(`${host}: ${t.task.name}: ${String(res.msg ?? '').slice(0, 1500)} ${res.stderr ?? ''}${String(res.module_stderr ?? '').slice(-1500)}${String(res.module_stdout ?? '').slice(-1500)}`)
+        }
+      }
+    }
+    return out
+  }
+  return { ...r, json, task, result, failures, stats: json?.stats ?? {} }
 }
 
 /** A private scratch directory the unprivileged user can read (and, when `owned`, write). */
@@ -133,7 +146,8 @@ export function writeInventory (dir: string, hosts: Record<string, Record<string
   const p = join(dir, name)
   const all = {
     all: {
-      vars: { ansible_connection: 'local', ansible_python_interpreter: PYTHON },
+      // sudo is not installed here; su works for root
+      vars: { ansible_connection: 'local', ansible_python_interpreter: PYTHON, ansible_become_method: 'su' },
       hosts
     }
   }

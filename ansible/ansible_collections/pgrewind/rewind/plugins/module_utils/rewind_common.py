@@ -109,8 +109,11 @@ def open_session(module):
         module.no_log_values.add(pw)
     binary = resolve_binary(module)
     timeout = module.params['timeout']
+    limited = timeout is not None and timeout > 0
+    # a cancelled step stops at its next safe point: give it a tenth of the time, 1 to 10 s
     client = RpcClient([binary, 'rpc'], env=child_env(module), cwd='/',
-                       timeout=timeout if timeout and timeout > 0 else None)
+                       timeout=timeout if limited else None,
+                       cancel_grace=min(10.0, max(1.0, timeout / 10.0)) if limited else 10.0)
     try:
         client.start()
     except RpcClientError as e:

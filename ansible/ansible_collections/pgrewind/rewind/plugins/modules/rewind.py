@@ -370,6 +370,9 @@ class Rewind(object):
         r = self.result
         digest = self.p['plan_digest']
         plan = self.store.load(digest)
+        if plan is not None and not plan_has_work(plan):
+            # a reviewed "in sync" plan: whether the target still is, a fresh look tells
+            plan = None
         if plan is None:
             try:
                 divergence, fresh = self.build_plan(dry_run=True)
@@ -385,8 +388,9 @@ class Rewind(object):
                 return
             self.show_plan(target_info, fresh)
             self.save_plan(fresh)
-            self.module.fail_json(msg='no reviewed plan with digest %s is in %s; the target was left unchanged. The current plan has digest %s '
-                                      '(saved): review it and run again with that digest' % (digest, self.p['plan_dir'], fresh['digest']),
+            self.module.fail_json(msg='no reviewed plan with digest %s is in %s (or it had nothing to do, and now there is something); '
+                                      'the target was left unchanged. The current plan has digest %s (saved): review it and run again '
+                                      'with that digest' % (digest, self.p['plan_dir'], fresh['digest']),
                                   **r)
         r['plan_file'] = self.store.path(digest)
         self.show_plan(target_info, plan)
