@@ -65,8 +65,8 @@ options:
       - Where plans built by M(pgrewind.rewind.rewind_info) and check-mode runs of M(pgrewind.rewind.rewind) are kept on the managed
         host, one file per plan named by its digest, so that a later run with I(plan_digest) applies exactly the reviewed plan.
       - Plans contain paths and identities, never a password. The plans of a target are removed once one of them was applied.
+      - Default - C(.pgrewind/plans) in the home directory of the user the module runs as (the I(become_user)).
     type: path
-    default: ~/.pgrewind/plans
   plan_files:
     description:
       - How many plan entries the plan summary (and the diff) lists.

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import pwd
 import re
 import tempfile
 
@@ -38,7 +39,7 @@ def common_argument_spec():
         pg_bindir=dict(type='path'),
         pgrewind_bin=dict(type='path', default='pgrewind'),
         timeout=dict(type='int', default=3600),
-        plan_dir=dict(type='path', default='~/.pgrewind/plans'),
+        plan_dir=dict(type='path'),
         plan_files=dict(type='int', default=20),
     )
 
@@ -199,6 +200,14 @@ def rewound_pending(target_info, source_info=None):
 
 
 # -- the plan store --------------------------------------------------------
+
+def plan_dir(module):
+    """plan_dir, or ~/.pgrewind/plans of the user the module runs as (not of
+    $HOME, which sudo may leave pointing at the connecting user's home)."""
+    if module.params.get('plan_dir'):
+        return module.params['plan_dir']
+    return os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, '.pgrewind', 'plans')
+
 
 class PlanStore(object):
     """Plans built by a check-mode run or rewind_info, kept on the managed host

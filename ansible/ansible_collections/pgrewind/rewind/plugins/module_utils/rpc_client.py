@@ -244,8 +244,23 @@ class RpcClient(object):
         finally:
             self.durations[method] = round(self.durations.get(method, 0) + _monotonic() - started, 3)
         if 'error' in answer:
+            self._settle_log()
             raise RpcError(method, answer['error'], self.log_messages())
         return answer.get('result')
+
+    def _settle_log(self, quiet=0.05, limit=0.5):
+        """Give the stderr reader a moment to catch up with what the child logged
+        before an error answer (stdout and stderr are separate pipes)."""
+        end = _monotonic() + limit
+        seen = len(self.log)
+        calm_since = _monotonic()
+        while _monotonic() < end:
+            time.sleep(0.01)
+            n = len(self.log)
+            if n != seen:
+                seen, calm_since = n, _monotonic()
+            elif _monotonic() - calm_since >= quiet:
+                break
 
     def notify(self, method, params=None):
         msg = {'jsonrpc': '2.0', 'method': method}
@@ -286,6 +301,7 @@ class RpcClient(object):
                 return msg
             if msg.get('id') is None and 'error' in msg:
                 # the server could not even read the request (parse error, line too long)
+                self._settle_log()
                 raise RpcError(method, msg['error'], self.log_messages())
             # an answer to an earlier, abandoned request: not ours
 

@@ -242,7 +242,7 @@ from ansible_collections.pgrewind.rewind.plugins.module_utils.rpc_client import 
     RpcClientError, RpcError)
 from ansible_collections.pgrewind.rewind.plugins.module_utils.rewind_common import (
     COMMON_MUTUALLY_EXCLUSIVE, COMMON_REQUIRED_ONE_OF, DIGEST_RE, PlanStore, common_argument_spec,
-    fail_rpc, open_session, plan_diff, plan_has_work, plan_summary, rewound_pending, sides, step_options)
+    fail_rpc, open_session, plan_diff, plan_dir, plan_has_work, plan_summary, rewound_pending, sides, step_options)
 
 
 class Rewind(object):
@@ -253,7 +253,7 @@ class Rewind(object):
         self.p = module.params
         self.check = module.check_mode
         self.target, self.source = sides(module)
-        self.store = PlanStore(self.p['plan_dir'])
+        self.store = PlanStore(plan_dir(module))
         self.block_size = 8192
         self.result = dict(changed=False, rewound=False, crash_recovery_needed=False, rewind_needed=False,
                            bytes_copied=0)
@@ -293,7 +293,7 @@ class Rewind(object):
         try:
             self.result['plan_file'] = self.store.save(plan)
         except (IOError, OSError) as e:
-            self.module.warn('could not save the plan in %s (%s): it cannot be applied by its digest' % (self.p['plan_dir'], e))
+            self.module.warn('could not save the plan in %s (%s): it cannot be applied by its digest' % (self.store.directory, e))
 
     def recovery_conf(self):
         if not self.p['write_recovery_conf']:
@@ -379,7 +379,7 @@ class Rewind(object):
             except RpcError as e:
                 if e.kind == 'TARGET_NOT_CLEAN':
                     self.module.fail_json(msg='no reviewed plan with digest %s is in %s, and the target was not shut down cleanly: '
-                                              'start and cleanly stop it, review a new plan, or run without plan_digest' % (digest, self.p['plan_dir']),
+                                              'start and cleanly stop it, review a new plan, or run without plan_digest' % (digest, self.store.directory),
                                           **r)
                 raise
             if not plan_has_work(fresh):
@@ -390,7 +390,7 @@ class Rewind(object):
             self.save_plan(fresh)
             self.module.fail_json(msg='no reviewed plan with digest %s is in %s (or it had nothing to do, and now there is something); '
                                       'the target was left unchanged. The current plan has digest %s (saved): review it and run again '
-                                      'with that digest' % (digest, self.p['plan_dir'], fresh['digest']),
+                                      'with that digest' % (digest, self.store.directory, fresh['digest']),
                                   **r)
         r['plan_file'] = self.store.path(digest)
         self.show_plan(target_info, plan)

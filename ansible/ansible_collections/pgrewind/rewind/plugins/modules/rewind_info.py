@@ -142,7 +142,7 @@ from ansible_collections.pgrewind.rewind.plugins.module_utils.rpc_client import 
     RpcClientError, RpcError)
 from ansible_collections.pgrewind.rewind.plugins.module_utils.rewind_common import (
     COMMON_MUTUALLY_EXCLUSIVE, COMMON_REQUIRED_ONE_OF, PlanStore, common_argument_spec, fail_rpc,
-    open_session, plan_has_work, plan_summary, rewound_pending, sides, step_options)
+    open_session, plan_dir, plan_has_work, plan_summary, rewound_pending, sides, step_options)
 
 
 def run(module, client, result):
@@ -183,9 +183,9 @@ def run(module, client, result):
     result['plan_digest'] = plan['digest']
     result['in_sync'] = not plan_has_work(plan)
     try:
-        result['plan_file'] = PlanStore(p['plan_dir']).save(plan)
+        result['plan_file'] = PlanStore(plan_dir(module)).save(plan)
     except (IOError, OSError) as e:
-        module.warn('could not save the plan in %s (%s): it cannot be applied by its digest' % (p['plan_dir'], e))
+        module.warn('could not save the plan in %s (%s): it cannot be applied by its digest' % (plan_dir(module), e))
     if result['in_sync']:
         result['msg'] = 'no rewind required: the target is in sync with the source'
     elif plan['rewindNeeded']:

@@ -7,9 +7,10 @@ __metaclass__ = type
 
 import copy
 import os
+import pwd
 
 from ansible_collections.pgrewind.rewind.plugins.module_utils.rewind_common import (
-    PlanStore, connstr_passwords, plan_diff, plan_has_work, plan_summary, rewound_pending)
+    PlanStore, connstr_passwords, plan_diff, plan_dir, plan_has_work, plan_summary, rewound_pending)
 
 IDENT = dict(systemIdentifier='7000000000000000001', major=18, catalogVersion=1, state='shut down',
              checkpoint='0/5000028', timeline=1, controlDigest='a' * 64)
@@ -107,3 +108,15 @@ def test_rewound_pending(tmp_path):
     assert not rewound_pending(info, {'identity': dict(IDENT, timeline=3)}), 'another timeline than the source'
     assert not rewound_pending(dict(info, running=True))
     assert not rewound_pending(dict(info, control=dict(state='shut down')))
+
+
+class FakeModule(object):
+    def __init__(self, **params):
+        self.params = params
+
+
+def test_plan_dir_defaults_to_the_running_users_home(monkeypatch):
+    monkeypatch.setenv('HOME', '/nonexistent-home')
+    home = pwd.getpwuid(os.geteuid()).pw_dir
+    assert plan_dir(FakeModule(plan_dir=None)) == os.path.join(home, '.pgrewind', 'plans')
+    assert plan_dir(FakeModule(plan_dir='/srv/plans')) == '/srv/plans'
