@@ -310,7 +310,10 @@ class Rewind(object):
         self.result['bytes_copied'] = applied['bytesFetched']
         self.result['changed'] = True
         self.result['finish'] = self.step('writeBackupLabel', plan=plan, progressToken='sync')
-        self.store.purge(self.target['pgdata'])
+        try:
+            self.store.purge(self.target['pgdata'])
+        except (IOError, OSError) as e:
+            self.module.warn('could not remove the stale plans of %s from %s: %s' % (self.target['pgdata'], self.store.directory, e))
         self.result['msg'] = 'rewound %s: %d entries, %d bytes fetched' % (
             self.target['pgdata'], applied['entriesApplied'], applied['bytesFetched'])
         if not plan['rewindNeeded']:
