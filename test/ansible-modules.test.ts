@@ -112,7 +112,8 @@ for (const major of majors) {
 
   t.test(`PostgreSQL ${major}: source server with a password - crashed target, apply, secrets kept out`, async t => {
     const pair = await setupPair({ major, tcp: true, conf: { password_encryption: 'scram-sha-256' } })
-    t.teardown(async () => { await pair.target.destroy(); await pair.source.destroy() })
+    // the source first: the target owns the root directory both live in
+    t.teardown(async () => { await pair.source.destroy(); await pair.target.destroy() })
     const dir = scratchDir('pgrewind-ansible-', true)
     t.teardown(() => removeTree(dir))
     const plans = join(dir, 'plans')
