@@ -183,10 +183,10 @@ export async function watchCmdlines<T> (needle: string, witness: RegExp, during:
   const leaks = new Set<string>()
   let samples = 0
   let witnessed = 0
-  let stop = false
+  const sampling = { stop: false }
   const n = Buffer.from(needle)
   const sampler = (async () => {
-    while (!stop) {
+    while (!sampling.stop) {
       samples++
       let seen = false
       for (const pid of readdirSync('/proc')) {
@@ -204,7 +204,7 @@ export async function watchCmdlines<T> (needle: string, witness: RegExp, during:
     const value = await during()
     return { value, leaks: [...leaks], samples, witnessed }
   } finally {
-    stop = true
+    sampling.stop = true
     await sampler
   }
 }
