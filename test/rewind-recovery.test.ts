@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { childEnv, spawnIdentity } from '../lib/harness/runas'
 import {
-  CLI, Cluster, diverge, Pair, pgrewind, rejoinAndCompare, run, snapshotTree, testMajors, treeDiff, withPair
+  CLI, Cluster, diverge, Pair, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair
 } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { readAt } from '../datadir/files'
 import { JOURNAL_DIR } from '../datadir/listing'
 import { PgRewindError } from '../errors'
+import { beforeChange } from './failpoint'
 import { fsyncDir } from './fsync'
 
 /**
@@ -425,6 +426,7 @@ export class Journal {
       for (let k = total - 1; k >= 0; k--) {
         const i = this.intents[k]
         const p = i.op === 'state' ? '' : full(i.path)
+        if (i.op !== 'state') beforeChange()
         switch (i.op) {
           case 'state': break
           case 'ranges': {

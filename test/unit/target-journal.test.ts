@@ -1,0 +1,123 @@
+import t from 'tap'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setFailpoint } from '../../lib/target/failpoint'
+import { Journal } from '../../lib/target/journal'
+import { hasMarker, markerLine, withMarker, withoutMarker } from '../../lib/target/marker'
+import { TargetWriter } from '../../lib/target/writer'
+import { snapshotTree, treeDiff } from '../../lib/harness/cli'
+
+/**
+ * The journal's promise, checked exhaustively on a small directory: whatever prefix of
+ * the announced changes was made when the process died, rollback puts every file back
+ * byte for byte — and a rollback that is itself cut short and run again does too.
+ */
+
+function fresh (): { root: string, pgdata: string } {
+  const root = mkdtempSync(join(tmpdir(), 'pgrewind-journal-'))
+  const pgdata = join(root, 'data')
+  mkdirSync(join(pgdata, 'base', '5'), { recursive: true })
+  mkdirSync(join(pgdata, 'old', 'deeper'), { recursive: true })
+  mkdirSync(join(pgdata, 'pg_tblspc'))
+  writeFileSync(join(pgdata, 'base', '5', '100'), Buffer.alloc(4 * 8192, 1))
+  writeFileSync(join(pgdata, 'base', '5', '101'), Buffer.alloc(2 * 8192, 2))
+  writeFileSync(join(pgdata, 'base', '5', '102'), Buffer.alloc(6 * 8192, 3))
+  writeFileSync(join(pgdata, 'postgresql.conf'), 'old conf\n')
+  writeFileSync(join(pgdata, 'postgresql.auto.conf'), '# auto\n')
+  writeFileSync(join(pgdata, 'old', 'deeper', 'f'), 'going away')
+  symlinkSync('/nowhere/old', join(pgdata, 'pg_tblspc', '1'))
+  writeFileSync(join(pgdata, 'global_pg_control'), Buffer.alloc(8192, 9))
+  return { root, pgdata }
+}
+
+/** The apply, as a list of changes; the journal announcement of each comes first. */
+function plan (j: Journal, w: TargetWriter, pgdata: string): Array<() => void> {
+  const buf = Buffer.alloc(8192)
+  j.rewrite('postgresql.auto.conf')
+  j.create('base/6', 'dir')
+  j.create('base/6/200', 'file')
+  j.ranges('base/5/100', [[8192, 8192], [3 * 8192, 8192]], buf)
+  j.aside('postgresql.conf')
+  j.grow('base/5/101', 2 * 8192)
+  j.cut('base/5/102', 8192, 6 * 8192, buf)
+  j.aside('old/deeper/f')
+  j.rmdir('old/deeper')
+  j.rmdir('old')
+  j.unlink('pg_tblspc/1')
+  j.create('pg_tblspc/2', 'symlink', '/nowhere/new')
+  j.rewrite('global_pg_control')
+  j.commit()
+  return [
+    () => w.writeFileDurably('postgresql.auto.conf', withMarker(readFileSync(join(pgdata, 'postgresql.auto.conf'), 'utf8'), pgdata)),
+    () => w.mkdir('base/6'),
+    () => { w.open('base/6/200', true); w.writeAt('base/6/200', 0, Buffer.alloc(8192, 7)) },
+    () => w.writeAt('base/5/100', 8192, Buffer.alloc(8192, 0xAA)),
+    () => w.writeAt('base/5/100', 3 * 8192, Buffer.alloc(8192, 0xBB)),
+    () => { w.open('postgresql.conf', true); w.writeAt('postgresql.conf', 0, Buffer.from('new conf\n')) },
+    () => w.writeAt('base/5/101', 2 * 8192, Buffer.alloc(3 * 8192, 5)),
+    () => w.truncate('base/5/102', 8192),
+    () => w.removeFile('old/deeper/f'),
+    () => w.removeDir('old/deeper'),
+    () => w.removeDir('old'),
+    () => w.removeSymlink('pg_tblspc/1'),
+    () => w.symlink('pg_tblspc/2', '/nowhere/new'),
+    () => w.writeFileDurably('global_pg_control', Buffer.alloc(8192, 0xCC)),
+    () => w.writeFileDurably('postgresql.auto.conf', withoutMarker(readFileSync(join(pgdata, 'postgresql.auto.conf'), 'utf8')))
+  ]
+}
+
+function attempt (made: number, cutRollbackAfter?: number): { diff: string[], total: number } {
+  const { root, pgdata } = fresh()
+  try {
+    const before = snapshotTree(pgdata)
+    const j = Journal.begin(pgdata, { planDigest: 'x'.repeat(64), controlDigestBefore: 'y', createdAt: 'now', pgdata }, { dirMode: 0o700, fileMode: 0o600 })
+    const w = new TargetWriter(pgdata, { dryRun: false, dirMode: 0o700, fileMode: 0o600, journal: j })
+    const steps = plan(j, w, pgdata)
+    for (const s of steps.slice(0, made)) s()
+    w.close()
+    j.close()
+    // the process died here; a new one finds the journal
+    const again = Journal.open(pgdata)
+    if (again === null) throw new Error('no journal found')
+    if (cutRollbackAfter !== undefined) {
+      // a rollback that dies after undoing some intents: the journal is still there
+      setFailpoint(`enospc:${cutRollbackAfter + 1}`)
+      try {
+        (Journal.open(pgdata) as Journal).rollback()
+      } catch { /* died */ } finally {
+        setFailpoint('')
+      }
+    }
+    const reopened = Journal.open(pgdata)
+    reopened?.rollback()
+    return { diff: treeDiff(before, snapshotTree(pgdata)), total: steps.length }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+t.test('rollback after any prefix of the changes restores every byte', async t => {
+  const { total } = attempt(0)
+  for (let made = 0; made <= total; made++) {
+    t.same(attempt(made).diff, [], `after ${made} of ${total} changes`)
+  }
+})
+
+t.test('a rollback cut short, run again, restores every byte', async t => {
+  const { total } = attempt(0)
+  for (const made of [5, 9, total]) {
+    for (let cut = 0; cut < 14; cut += 3) t.same(attempt(made, cut).diff, [], `after ${made} changes, the rollback cut after ${cut} undos`)
+  }
+})
+
+t.test('the marker: one line, removable, recognised', async t => {
+  const text = withMarker('a = 1\n', '/pg/data')
+  t.equal(text, `a = 1\n${markerLine('/pg/data')}`)
+  t.match(markerLine('/pg/data'), /^include '\/pg\/data\/pgrewind_journal\/REWIND IN PROGRESS - run the same pgrewind command again to complete it, or pgrewind rollback -D \/pg\/data'\n$/)
+  t.equal(withMarker(text, '/pg/data'), text, 'added once')
+  t.ok(hasMarker(text))
+  t.equal(withoutMarker(`${text}primary_conninfo = 'x'\n`), "a = 1\nprimary_conninfo = 'x'\n")
+  t.equal(withMarker('', '/d'), markerLine('/d'))
+  t.match(markerLine("/it's"), /'\/it''s\//, 'quotes doubled as postgresql.conf wants')
+})
