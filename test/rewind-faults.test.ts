@@ -61,14 +61,16 @@ for (const major of majors) {
       const total = Number(/failpoint: (\d+) changes/.exec(counted.stderr)?.[1] ?? '0')
       t.ok(total > 20, `a rewind makes many changes (${total})`)
 
-      // spread over the run, and the last few: backup_label, pg_control, the marker
-      const spread = major === 18 ? 8 : 4
-      const kills = [...Array.from({ length: spread }, (_, i) => Math.max(3, Math.round(total * (i + 1) / (spread + 1)))), total - 4, total - 2, total]
+      // spread over the run by the count of changes, and the last steps by name
+      const spread = major === 18 ? 8 : 5
+      const kills = [
+        ...Array.from({ length: spread }, (_, i) => `kill:${Math.max(3, Math.round(total * (i + 1) / (spread + 1)))}`),
+        'kill-at:finish', 'kill-at:pg_control', 'kill-at:marker'
+      ]
       for (let i = 1; i <= kills.length; i++) {
-        const k = kills[i - 1]
-        const why = `killed before change ${k} of ${total}`
+        const why = `${kills[i - 1]} of ${total} changes`
         await restore(pair, pristine)
-        const r = await pgrewind(args(pair, kind), { PGREWIND_FAILPOINT: `kill:${k}` })
+        const r = await pgrewind(args(pair, kind), { PGREWIND_FAILPOINT: kills[i - 1] })
         t.ok(killedBy(r), `${why}: the run died (${r.signal ?? r.code})`)
         await refusesToStart(t, pair.target, why)
         if (i % 2 === 1) {

@@ -38,7 +38,7 @@ for (const major of majors) {
     const ti = await c.result('inspect', { pgdata: target.pgdata })
     t.equal(ti.identity.major, major)
     t.equal(ti.control.state, 'shut down')
-    t.same(ti.prerequisites, { checksumsOrWalLogHints: true, cleanShutdown: true, notRunning: true, ok: true })
+    t.same(ti.prerequisites, { checksumsOrWalLogHints: true, cleanShutdown: true, notRunning: true, noInterruptedRewind: true, ok: true })
     const si = await c.result('inspect', { pgdata: source.pgdata })
     t.equal(si.identity.systemIdentifier, ti.identity.systemIdentifier, 'same system')
     t.equal(si.identity.timeline, 2, 'the source is on the new timeline')

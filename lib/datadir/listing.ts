@@ -6,6 +6,13 @@ import { ioCode, lstatOrNull, Side } from './files'
 /** pgrewind's undo journal in a data directory (lib/target/journal.ts): listed, never walked into. */
 export const JOURNAL_DIR = 'pgrewind_journal'
 
+/**
+ * pgrewind's own temporary files in a data directory: a durable write in progress,
+ * or a whole-file copy not yet complete. The file map excludes them (a leftover is
+ * removed by the next run) and a rollback removes them.
+ */
+export const TEMP_SUFFIX = '.pgrewind.tmp'
+
 export type FileType = 'file' | 'dir' | 'symlink'
 
 export interface FileEntry {

@@ -3,8 +3,7 @@ import { parseWalFileName } from '../format/lsn'
 import { isRelationDataFile } from '../format/relpath'
 import { VersionInfo, BLCKSZ } from '../format/versions'
 import { FileEntry, FileType } from '../source/types'
-import { JOURNAL_DIR } from '../datadir/listing'
-import { TEMP_SUFFIX } from '../target/writer'
+import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { BlockRanges, clipRanges, iterBlocks, rangesCount } from './blockranges'
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dataDirModes } from '../datadir/files'
+import { TEMP_SUFFIX } from '../datadir/listing'
 import { BLCKSZ } from '../format/versions'
 import { announcePlan } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
@@ -12,7 +13,7 @@ import { FetchRequest } from '../source/types'
 import { Journal } from '../target/journal'
 import { MARKER_FILE, readAutoConf, withMarker } from '../target/marker'
 import { PathOp } from '../target/pathsafety'
-import { TargetWriter, TEMP_SUFFIX } from '../target/writer'
+import { TargetWriter } from '../target/writer'
 import { ApplyResult, PlanInput, Ports } from './types'
 
 function pathOp (e: PlanEntry): PathOp {

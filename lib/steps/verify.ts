@@ -178,13 +178,14 @@ export async function verify (input: PlanInput, ports: Ports): Promise<VerifyRes
         await source.fetch(reqs, (req, off, data) => {
           const mine = reader.read(req.path, off, data.length)
           bytesCompared += data.length
-          if (checksums) checkPages(req.path, off, mine)
           if (!mine.equals(data)) {
             let i = 0
             while (i < mine.length && mine[i] === data[i]) i++
             const at = off + i
             found.add(req.path, `differs from the source at byte ${at} (block ${Math.floor(at / BLCKSZ)})`)
           }
+          // a page equal to the source's can still be damaged (on both sides)
+          if (checksums) checkPages(req.path, off, mine)
         })
       } catch (err) {
         if (err instanceof PgRewindError && (err.code === 'SOURCE_CHANGED' || err.code === 'SOURCE_IO')) {

@@ -7,6 +7,7 @@ import { DBState, serializeControlFile } from '../format/controlfile'
 import { Lsn, lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
 import { clusterIdentity, ClusterInfo, readClusterInfo } from '../rewind/clusterinfo'
 import { checkNotRunning, checkPlan, openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { reached } from '../target/failpoint'
 import { Journal } from '../target/journal'
 import { hasMarker, MARKER_FILE, readAutoConf, rewindInProgress, withoutMarker } from '../target/marker'
 import { syncChanges, syncSetOf } from '../target/sync'
@@ -66,6 +67,7 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
     }
     const { target } = await plannedTarget(input)
     if (!dryRun) requireApplied(pgdata, plan, journal, ours)
+    reached('finish')
     const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })
     const sync = opts.noSync !== true
 
@@ -105,13 +107,16 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
       }
       // backup_label before pg_control: until pg_control is replaced, the target is
       // still the old cluster, and a stale backup_label is excluded by a re-run.
+      reached('backup_label')
       writer.writeFileDurably('backup_label', label, { sync })
+      reached('pg_control')
       writer.writeFileDurably('global/pg_control', control, { sync })
       ours?.setState('finishing', sha256(control))
     }
     writer.close()
     const done = { backupLabel: label, controlFileUpdated: label !== null && !dryRun, synced }
-    return dryRun ? { ...done, journalDiscarded: false } : finish(pgdata, ours, opts, done)
+    // "no rewind required" only added history files: nothing worth keeping a journal for
+    return dryRun ? { ...done, journalDiscarded: false } : finish(pgdata, ours, plan.rewindNeeded ? opts : { ...opts, discardJournal: true }, done)
   } finally {
     journal?.close()
   }
@@ -148,6 +153,7 @@ function requireApplied (pgdata: string, plan: Plan, journal: Journal | null, ou
 /** The last steps: the marker goes (the target may start now), the journal says done (or goes too). */
 function finish (pgdata: string, journal: Journal | null, opts: StepOptions, r: Omit<FinishResult, 'journalDiscarded'>): FinishResult {
   const conf = readAutoConf(pgdata)
+  reached('marker')
   if (hasMarker(conf)) {
     new TargetWriter(pgdata, { dryRun: false, ...dataDirModes(pgdata) }).writeFileDurably(MARKER_FILE, withoutMarker(conf), { sync: opts.noSync !== true })
   }

@@ -4,7 +4,7 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { readAt } from '../datadir/files'
-import { JOURNAL_DIR } from '../datadir/listing'
+import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
 import { beforeChange } from './failpoint'
 import { fsyncDir } from './fsync'
@@ -491,6 +491,8 @@ export class Journal {
             }
             break
           case 'rewrite': {
+            // a durable write cut short leaves its temporary file
+            if (lstatOrNull(`${p}${TEMP_SUFFIX}`)?.isFile() === true) unlinkSync(`${p}${TEMP_SUFFIX}`)
             if (i.data === null) {
               if (lstatOrNull(p) !== null) unlinkSync(p)
             } else {

@@ -4,6 +4,7 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PgRewindError } from '../errors'
+import { TEMP_SUFFIX } from '../datadir/listing'
 import { beforeChange } from './failpoint'
 import { fsyncDir } from './fsync'
 import type { Journal } from './journal'
@@ -27,12 +28,6 @@ export interface WriterStats {
   symlinksCreated: number
   symlinksRemoved: number
 }
-
-/**
- * Our own temporary files: a durable write in progress, or a whole-file copy not yet
- * complete. The file map excludes them (a leftover is removed by the next run).
- */
-export const TEMP_SUFFIX = '.pgrewind.tmp'
 
 function ioError (what: string, path: string, e: unknown): PgRewindError {
   const err = e as NodeJS.ErrnoException

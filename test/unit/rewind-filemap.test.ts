@@ -121,5 +121,5 @@ t.test('order: creations, copies, tails, block-only, truncations, removals (deep
 t.test('totals: what is fetched and what the source holds', async t => {
   const source = [file('z.conf', 100), file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 2 * 8192), dir('d')]
   const m = map(source, [file(`${DB}/1`, 8192), file(`${DB}/3`, 2 * 8192)], { changedBlocks: new Map([[`${DB}/3`, [[0, 2]]]]) })
-  t.same(mapTotals(m, source), { sourceBytes: 100 + 5 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2 })
+  t.same(mapTotals(m, source), { sourceBytes: 100 + 5 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2, journalBytes: 2 * 8192 })
 })
