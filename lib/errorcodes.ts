@@ -39,7 +39,6 @@ export const ERROR_CODES = {
   RELPATH: { rpc: -32015, message: 'invalid relation file name or block number', hint: 'The target\'s WAL references an impossible relation block.' },
   DIFFERENT_SYSTEMS: { rpc: -32016, message: 'source and target clusters are from different systems', hint: 'A rewind needs two copies of the same cluster (same system identifier).' },
   INCOMPATIBLE_CLUSTERS: { rpc: -32017, message: 'clusters are not compatible with each other', hint: 'Source and target must be the same PostgreSQL major with the same block and segment sizes.' },
-  NO_CHECKSUMS: { rpc: -32018, message: 'target server needs to use either data checksums or "wal_log_hints = on"', hint: 'Turn on wal_log_hints (or data checksums) before the next failover; this target must be rebuilt from a base backup.' },
   TARGET_NOT_CLEAN: { rpc: -32019, message: 'target server must be shut down cleanly', hint: 'Start and cleanly stop the target, or let pgrewind run crash recovery (no --no-ensure-shutdown, no dry run).' },
   TARGET_RUNNING: { rpc: -32020, message: 'target server must be shut down cleanly (it is running)', hint: 'Stop the target server before rewinding it.' },
   SOURCE_NOT_CLEAN: { rpc: -32021, message: 'source data directory must be shut down cleanly', hint: 'Cleanly stop the source, or read from it while it runs with a source server (--source-server).' },

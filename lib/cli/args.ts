@@ -91,5 +91,6 @@ export const REWIND_OPTIONS: OptionSpec[] = [
   { long: 'pg-bindir', arg: true },
   { long: 'no-journal' },
   { long: 'journal-dir', arg: true },
-  { long: 'discard-journal' }
+  { long: 'discard-journal' },
+  { long: 'compare-blocks' }
 ]

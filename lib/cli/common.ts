@@ -87,6 +87,7 @@ export function rewindOptions (opts: Map<string, string | true>, prog = PROG): R
     configFile: opts.get('config-file') as string | undefined,
     noEnsureShutdown: opts.has('no-ensure-shutdown'),
     pgBindir: opts.get('pg-bindir') as string | undefined,
+    ...(opts.has('compare-blocks') ? { compareBlocks: true } : {}),
     ...journalOptions(opts, prog)
   }
   return {

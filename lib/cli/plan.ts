@@ -33,6 +33,7 @@ export function planSummary (plan: Plan, file: string): string {
   for (const e of plan.entries) counts.set(e.action, (counts.get(e.action) ?? 0) + 1)
   const actions = ['create', 'copy', 'copy_tail', 'truncate', 'remove', 'none'].filter(a => counts.has(a)).map(a => `${counts.get(a)!} ${a === 'none' ? 'block-only' : a}`)
   lines.push(`${plan.totals.entries} entries: ${actions.length > 0 ? actions.join(', ') : 'nothing to do'}; ${plan.totals.blocks} changed blocks`)
+  if (plan.method.kind === 'compare') lines.push(`changed blocks by comparison with the source (${plan.method.why}): ${plan.method.extraBlocks} blocks more than the WAL names`)
   lines.push(`need to copy ${mb(plan.totals.fetchBytes)} MB (total source directory size is ${mb(plan.totals.sourceBytes)} MB)`)
   lines.push(`digest: ${plan.digest}`)
   lines.push(`plan written to ${file}; apply it with: ${PROG} apply ${file} --expect-digest ${plan.digest}`)

@@ -35,6 +35,9 @@ Options:
       --journal-dir=DIRECTORY    keep the undo journal there (default:
                                  pgrewind_journal/ in the target)
       --discard-journal          remove the journal once the rewind is complete
+      --compare-blocks           find changed blocks by comparing every block of
+                                 every relation file with the source (automatic
+                                 without data checksums and wal_log_hints)
   -V, --version                  output version information, then exit
   -?, --help                     show this help, then exit
 
@@ -89,6 +92,7 @@ export async function rewindCommand (argv: string[]): Promise<number> {
   const onPlan = (plan: Plan): void => {
     rewinding = plan.rewindNeeded
     if (!plan.rewindNeeded) return
+    if (plan.method.kind === 'compare') log.info(`changed blocks found by comparing with the source: ${plan.method.why}; ${plan.method.extraBlocks} blocks more than the WAL names`)
     log.progress(`need to copy ${mb(plan.totals.fetchBytes)} MB (total source directory size is ${mb(plan.totals.sourceBytes)} MB)`)
     // the map without a "debug:" tag, exactly as pg_rewind prints it, so the two diff cleanly
     if (o.debug) for (const line of formatDebugMap(plan.entries)) process.stderr.write(`${PROG}: ${line}\n`)

@@ -271,6 +271,10 @@ export const defs = {
         "discardJournal": {
           "description": "remove the journal once the rewind is complete (writeBackupLabel): it can then no longer be rolled back",
           "type": "boolean"
+        },
+        "compareBlocks": {
+          "description": "find the changed blocks by comparing every block of every relation file with the source, whatever the WAL says",
+          "type": "boolean"
         }
       },
       "additionalProperties": false
@@ -530,6 +534,10 @@ export const defs = {
           "items": {
             "$ref": "defs.json#/$defs/historyEntry"
           }
+        },
+        "hintsLogged": {
+          "description": "the target WAL-logs hint bits (data checksums or wal_log_hints, as pg_control says now); when not, buildPlan compares blocks instead of trusting the WAL",
+          "type": "boolean"
         }
       },
       "required": [
@@ -539,6 +547,7 @@ export const defs = {
         "rewindNeeded",
         "sameTimeline",
         "crashRecovered",
+        "hintsLogged",
         "divergeLsn",
         "divergeTli",
         "targetWalEnd",
@@ -588,6 +597,17 @@ export const defs = {
         },
         "blocks": {
           "$ref": "defs.json#/$defs/count"
+        },
+        "parameterChangeAfterFork": {
+          "description": "LSN of a PARAMETER_CHANGE record after the divergence (a restart with other settings: hint logging may have changed there), or null",
+          "anyOf": [
+            {
+              "$ref": "defs.json#/$defs/lsn"
+            },
+            {
+              "type": "null"
+            }
+          ]
         }
       },
       "required": [
@@ -596,7 +616,8 @@ export const defs = {
         "records",
         "walBytes",
         "changedBlocks",
-        "blocks"
+        "blocks",
+        "parameterChangeAfterFork"
       ],
       "additionalProperties": false
     },
@@ -764,6 +785,9 @@ export const defs = {
           "items": {
             "type": "string"
           }
+        },
+        "method": {
+          "$ref": "defs.json#/$defs/blockMethod"
         }
       },
       "required": [
@@ -774,6 +798,7 @@ export const defs = {
         "divergence",
         "rewindNeeded",
         "backupLabel",
+        "method",
         "requiredWal",
         "entries",
         "totals",
@@ -1008,6 +1033,74 @@ export const defs = {
         "rollbackAvailable"
       ],
       "additionalProperties": false
+    },
+    "compareStats": {
+      "description": "What a block comparison read and found.",
+      "type": "object",
+      "properties": {
+        "files": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "blocksCompared": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "blocksDiffering": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "targetBytesRead": {
+          "$ref": "defs.json#/$defs/bytes"
+        },
+        "sourceBytesRead": {
+          "$ref": "defs.json#/$defs/bytes"
+        },
+        "bytesReceived": {
+          "$ref": "defs.json#/$defs/bytes"
+        }
+      },
+      "required": [
+        "files",
+        "blocksCompared",
+        "blocksDiffering",
+        "targetBytesRead",
+        "sourceBytesRead",
+        "bytesReceived"
+      ],
+      "additionalProperties": false
+    },
+    "blockMethod": {
+      "description": "How the plan knows which blocks changed: from the target's WAL (pg_rewind's way), or by comparing every block of every relation file with the source (when hint bits were not WAL-logged, or when asked).",
+      "type": "object",
+      "properties": {
+        "kind": {
+          "enum": [
+            "wal",
+            "compare"
+          ]
+        },
+        "why": {
+          "type": "string"
+        },
+        "extraBlocks": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "comparison": {
+          "anyOf": [
+            {
+              "$ref": "defs.json#/$defs/compareStats"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        }
+      },
+      "required": [
+        "kind",
+        "why",
+        "extraBlocks",
+        "comparison"
+      ],
+      "additionalProperties": false
     }
   }
 } as const
@@ -1192,7 +1285,8 @@ export const inspectResult = {
       "description": "what pg_rewind requires of a target",
       "properties": {
         "checksumsOrWalLogHints": {
-          "type": "boolean"
+          "type": "boolean",
+          "description": "hint bits are WAL-logged, so the WAL names every changed block; without, the rewind compares blocks with the source (slower, not refused)"
         },
         "cleanShutdown": {
           "type": "boolean"

@@ -178,6 +178,13 @@ export class Cluster {
     await this.start()
   }
 
+  /** A connection of its own (for a transaction held open across other work); the caller ends it. */
+  async connect (db = 'postgres'): Promise<Client> {
+    const client = new Client({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
+    await client.connect()
+    return client
+  }
+
   async query<T extends Record<string, unknown> = Record<string, any>>(sql: string, db = 'postgres', params: unknown[] = []): Promise<T[]> {
     const client = new Client({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
     await client.connect()

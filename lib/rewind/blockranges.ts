@@ -57,3 +57,15 @@ export function clipRanges (r: BlockRanges, limit: number): BlockRanges {
 export function * iterBlocks (r: BlockRanges): Generator<number> {
   for (const [a, b] of r) for (let x = a; x < b; x++) yield x
 }
+
+/** Blocks in either (both sorted, half-open). */
+export function unionRanges (a: BlockRanges, b: BlockRanges): BlockRanges {
+  const all = [...a, ...b].sort((x, y) => x[0] - y[0])
+  const out: BlockRanges = []
+  for (const [s, e] of all) {
+    const last = out[out.length - 1]
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e)
+    else out.push([s, e])
+  }
+  return out
+}

@@ -265,6 +265,17 @@ export class ServerSource implements RewindSource {
     return rows[0].content
   }
 
+  async rangeHashes (path: string, offset: number, length: number, unit: number): Promise<Array<string | null>> {
+    const n = Math.ceil(length / unit)
+    const rows = await this.query<{ i: string, h: string | null }>(
+      'SELECT i, pg_catalog.md5(pg_catalog.pg_read_binary_file($1, $2 + i * $4, LEAST($4::bigint, $3 - i * $4), true)) AS h ' +
+      'FROM pg_catalog.generate_series(0::bigint, $5::bigint - 1) AS i ORDER BY i',
+      [path, offset, length, unit, n], `could not hash remote file "${path}"`, `hashing file "${path}"`)
+    const out: Array<string | null> = new Array(n).fill(null)
+    for (const r of rows) out[Number(r.i)] = r.h
+    return out
+  }
+
   /**
    * Where the target must replay to before it is consistent (pg_rewind's rule):
    * a standby's minRecoveryPoint, a primary's current WAL insert location.

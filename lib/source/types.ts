@@ -54,6 +54,13 @@ export interface RewindSource {
    * standby's minRecoveryPoint, a primary's current WAL insert location).
    */
   currentEndLsn? (control: ControlFile): Promise<{ lsn: Lsn, tli: number }>
+  /**
+   * Server source: the md5 (hex) of each `unit` bytes of [offset, offset + length) of a
+   * file, computed by the server (null where the file has nothing).
+   */
+  rangeHashes? (path: string, offset: number, length: number, unit: number): Promise<Array<string | null>>
+  /** Local source: its data directory. */
+  readonly pgdata?: string
   /** Server source: -R's primary_conninfo, and the same with secrets masked. */
   standbyConninfo? (): { conninfo: string, redacted: string }
   close (): Promise<void>

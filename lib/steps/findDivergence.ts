@@ -35,11 +35,6 @@ function sanityChecks (target: ClusterInfo, source: ClusterInfo, sourceIsLocal: 
       })
     }
   }
-  if (t.dataChecksumVersion === 0 && !t.walLogHints) {
-    throw new PgRewindError('NO_CHECKSUMS', 'target server needs to use either data checksums or "wal_log_hints = on"', {
-      hint: 'Without them a hint-bit change is not WAL-logged, so the rewind cannot see every changed block.'
-    })
-  }
   if (!isCleanShutdown(t.state)) {
     throw new PgRewindError('TARGET_NOT_CLEAN', 'target server must be shut down cleanly')
   }
@@ -88,7 +83,11 @@ export async function findDivergence (input: FindDivergenceInput, ports: Ports):
       target: clusterIdentity(target),
       source: clusterIdentity(src),
       segSize,
-      crashRecovered
+      crashRecovered,
+      // Unlike pg_rewind, which refuses: without data checksums or wal_log_hints a
+      // hint bit set after the fork is not in the WAL, so buildPlan finds the changed
+      // blocks by comparing them (lib/rewind/blockcompare.ts) instead.
+      hintsLogged: target.control.dataChecksumVersion !== 0 || target.control.walLogHints
     }
 
     if (target.tli === src.tli) {

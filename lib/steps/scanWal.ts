@@ -1,6 +1,6 @@
 import { formatLsn, parseLsn } from '../format/lsn'
 import { relationPath } from '../format/relpath'
-import { specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
+import { isParameterChange, specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
 import { WalRecord } from '../wal/record'
 import { BlockBitmap, BlockRanges, rangesCount } from '../rewind/blockranges'
 import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/clusterinfo'
@@ -20,7 +20,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
-    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0 }
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null }
   }
   const opts = input.options ?? {}
   const history = await readHistory(readTarget, target.tli)
@@ -33,6 +33,8 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const maps = new Map<string, { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }>()
   let records = 0
   let lastReport = 0
+  const fork = parseLsn(d.divergeLsn)
+  let parameterChange: bigint | null = null
   const total = Number(to - from)
   ports.log.progress('reading WAL in target')
   const wal = openTargetWal(pgdata, target, history, opts)
@@ -40,6 +42,8 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
     wal.reader.readUntil(from, to, (rec: WalRecord) => {
       records++
       if (specialRecordKind(rec, vi) === 'unrecognized-special') throw unrecognizedSpecialRecordError(rec, vi)
+      // a restart with other settings after the fork: hint logging may have been off before it
+      if (parameterChange === null && isParameterChange(rec) && rec.lsn >= fork) parameterChange = rec.lsn
       for (const b of rec.blocks) {
         if (b.forkNumber !== 0) continue // other forks are copied whole
         const seg = Math.floor(b.blockNumber / relsegSize)
@@ -73,5 +77,5 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
     changedBlocks[path] = r
     blocks += rangesCount(r)
   }
-  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks }
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange) }
 }

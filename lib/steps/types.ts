@@ -2,6 +2,7 @@ import { RewindSource } from '../source/types'
 import { ClusterIdentity } from '../rewind/clusterinfo'
 import { BlockRanges } from '../rewind/blockranges'
 import { PlanEntry } from '../rewind/filemap'
+import type { CompareStats } from '../rewind/blockcompare'
 
 /**
  * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
@@ -26,6 +27,8 @@ export interface StepOptions {
   journalDir?: string
   /** remove the journal once the rewind is complete */
   discardJournal?: boolean
+  /** find the changed blocks by comparing every block with the source, whatever the WAL says */
+  compareBlocks?: boolean
 }
 
 export interface HistoryEntryJson { tli: number, begin: string, end: string }
@@ -39,6 +42,8 @@ export interface Divergence {
   sameTimeline: boolean
   /** the target was crash-recovered (single-user mode) before anything else */
   crashRecovered: boolean
+  /** the target WAL-logs hint bits (data checksums or wal_log_hints, as pg_control says now) */
+  hintsLogged: boolean
   divergeLsn: string
   divergeTli: number
   /** where the target's WAL ends: end of its last checkpoint record, or minRecoveryPoint */
@@ -58,6 +63,18 @@ export interface Scan {
   /** changed main-fork blocks per relation segment file, as ranges */
   changedBlocks: Record<string, BlockRanges>
   blocks: number
+  /** a PARAMETER_CHANGE record after the divergence (a restart with other settings): hint logging may have changed there */
+  parameterChangeAfterFork: string | null
+}
+
+/** How buildPlan knows which blocks changed. */
+export interface BlockMethod {
+  /** 'wal': from the target's WAL (pg_rewind's way); 'compare': every block of every relation file compared with the source */
+  kind: 'wal' | 'compare'
+  why: string
+  /** blocks the comparison found that the WAL did not name */
+  extraBlocks: number
+  comparison: CompareStats | null
 }
 
 export interface BackupLabelInfo {
@@ -74,6 +91,7 @@ export interface Plan {
   divergence: { lsn: string, tli: number, lastCommonCheckpoint: string | null }
   rewindNeeded: boolean
   backupLabel: BackupLabelInfo | null
+  method: BlockMethod
   /** pg_wal files of the target that recovery after the rewind needs */
   requiredWal: string[]
   entries: PlanEntry[]

@@ -77,6 +77,11 @@ export interface RecordKey {
   info: number
 }
 
+/** XLOG PARAMETER_CHANGE: written at startup when a WAL-relevant setting (wal_log_hints among them) changed. */
+export function isParameterChange (r: RecordKey): boolean {
+  return r.rmid === RM_XLOG_ID && (r.info & XLR_RMGR_INFO_MASK) === XLOG_PARAMETER_CHANGE
+}
+
 /** CHECKPOINT_SHUTDOWN or CHECKPOINT_ONLINE (what findLastCheckpoint looks for). */
 export function isCheckpointRecord (r: RecordKey): boolean {
   if (r.rmid !== RM_XLOG_ID) return false

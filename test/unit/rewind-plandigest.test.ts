@@ -17,6 +17,7 @@ function plan (pgdata: string): Plan {
     divergence: { lsn: '0/3000000', tli: 1, lastCommonCheckpoint: '0/2000060' },
     rewindNeeded: true,
     backupLabel: { redo: '0/2000028', tli: 1, checkpoint: '0/2000060' },
+    method: { kind: 'wal', why: 'test', extraBlocks: 0, comparison: null },
     requiredWal: [],
     entries: [{ path: 'base/5/16384', action: 'none', type: 'file', sourceSize: 8192, targetSize: 8192, blocks: [[0, 1]] }],
     totals: { sourceBytes: 8192, fetchBytes: 8192, blocks: 1, entries: 1, journalBytes: 8192 }
