@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   SOURCE_STATE: { rpc: -32043, message: 'the source server is not in a state the rewind can use', hint: 'Read the detail, fix the source, and run again.' },
   RUN_AS_ROOT: { rpc: -32037, message: 'cannot be executed by "root"', hint: 'Run pgrewind as the PostgreSQL superuser (the data directory\'s owner).' },
   CLUSTER_SETUP: { rpc: -32044, message: 'a PostgreSQL cluster of the drill or the test harness could not be set up or driven', hint: 'Read the detail (the server\'s log); the embedded PostgreSQL builds come with "npm ci".' },
+  CATALOG_INVALID: { rpc: -32045, message: 'a system catalog file could not be decoded', hint: 'Only the names in the report of discarded changes come from the catalog files; the rewind itself does not read them.' },
   INTERNAL: { rpc: -32603, message: 'internal error (a bug)', hint: 'Please report it with the message and the command or request.' }
 } as const satisfies Record<string, ErrorCodeInfo>
 

@@ -54,6 +54,11 @@ export interface RewindSource {
    * standby's minRecoveryPoint, a primary's current WAL insert location).
    */
   currentEndLsn? (control: ControlFile): Promise<{ lsn: Lsn, tli: number }>
+  /**
+   * Server source: a read-only query in one of its databases (null: the session's
+   * own), for names in the report of what the rewind discards.
+   */
+  catalogQuery?<T extends Record<string, unknown>> (dbname: string | null, sql: string, params: unknown[]): Promise<T[]>
   /** Server source: -R's primary_conninfo, and the same with secrets masked. */
   standbyConninfo? (): { conninfo: string, redacted: string }
   close (): Promise<void>

@@ -7,11 +7,17 @@ import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/cl
 import { localReader } from '../datadir/files'
 import { Ports, Scan, ScanWalInput } from './types'
 import { openTargetWal } from '../wal/targetwal'
+import { DiscardCollector } from '../rewind/discardcollector'
+import { buildDiscardReport } from '../rewind/discardreport'
+import { emptyDiscardReport } from '../rewind/discards'
+import { FileNameLookup } from '../catalog/names'
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
  * collect every main-fork block it changed (pg_rewind's extractPageMap). Those
- * blocks must be fetched back from the source.
+ * blocks must be fetched back from the source. On the way, what the records after
+ * the divergence point did (transactions, rows, relations, databases) becomes the
+ * report of what the rewind discards, named from the target's catalog files.
  */
 export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan> {
   const d = input.divergence
@@ -20,7 +26,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
-    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0 }
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
   }
   const opts = input.options ?? {}
   const history = await readHistory(readTarget, target.tli)
@@ -35,10 +41,12 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   let lastReport = 0
   const total = Number(to - from)
   ports.log.progress('reading WAL in target')
+  const discards = new DiscardCollector(vi, parseLsn(d.divergeLsn), to)
   const wal = openTargetWal(pgdata, target, history, opts)
   try {
     wal.reader.readUntil(from, to, (rec: WalRecord) => {
       records++
+      discards.onRecord(rec)
       if (specialRecordKind(rec, vi) === 'unrecognized-special') throw unrecognizedSpecialRecordError(rec, vi)
       for (const b of rec.blocks) {
         if (b.forkNumber !== 0) continue // other forks are copied whole
@@ -73,5 +81,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
     changedBlocks[path] = r
     blocks += rangesCount(r)
   }
-  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks }
+  ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
+  const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, discards: report }
 }

@@ -2,6 +2,7 @@ import { RewindSource } from '../source/types'
 import { ClusterIdentity } from '../rewind/clusterinfo'
 import { BlockRanges } from '../rewind/blockranges'
 import { PlanEntry } from '../rewind/filemap'
+import { DiscardReport } from '../rewind/discards'
 
 /**
  * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
@@ -52,6 +53,8 @@ export interface Scan {
   /** changed main-fork blocks per relation segment file, as ranges */
   changedBlocks: Record<string, BlockRanges>
   blocks: number
+  /** what the target did after the divergence point, which the rewind throws away (names from its catalog files) */
+  discards: DiscardReport
 }
 
 export interface BackupLabelInfo {
@@ -70,6 +73,8 @@ export interface Plan {
   backupLabel: BackupLabelInfo | null
   entries: PlanEntry[]
   totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number }
+  /** what the rewind throws away: scanWal's report, with names the source knows where the target did not */
+  discards: DiscardReport
   /** sha256 of the canonical JSON of everything above */
   digest: string
 }
