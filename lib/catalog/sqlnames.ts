@@ -16,10 +16,11 @@ export type CatalogQuery = <T extends Record<string, unknown>>(dbname: string | 
 
 const DATABASES_SQL = 'SELECT oid::int8 AS oid, datname FROM pg_catalog.pg_database WHERE oid = ANY($1::pg_catalog.oid[])'
 
-// pg_filenode_relation takes 0 for the database's default tablespace
+// pg_filenode_relation takes 0 for the database's default tablespace; a multi-argument
+// unnest is FROM-clause syntax, not a function: it cannot be schema-qualified
 const RELATIONS_SQL = `SELECT f.spc::int8 AS spc, f.fn::int8 AS fn, c.oid::int8 AS oid, c.relname::text AS relname, n.nspname::text AS nspname,
   c.relkind::text AS relkind, o.owner
-FROM pg_catalog.unnest($1::pg_catalog.oid[], $2::pg_catalog.oid[]) AS f(spc, fn)
+FROM unnest($1::pg_catalog.oid[], $2::pg_catalog.oid[]) AS f(spc, fn)
 LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.pg_filenode_relation(
   CASE WHEN f.spc = (SELECT dattablespace FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) THEN 0 ELSE f.spc END, f.fn)
 LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -53,7 +53,9 @@ export interface RawDiscards {
   notes: string[]
 }
 
-interface FileState extends RawFile { bits: BlockBitmap }
+/** `stamp`: the number of the last record that counted for it (a record counts once per file and database) */
+interface FileState extends RawFile { bits: BlockBitmap, db: DbState, stamp: number }
+interface DbState extends RawDatabase { stamp: number }
 
 type Bucket = 'committed' | 'prepared' | 'aborted'
 
@@ -81,8 +83,15 @@ export class DiscardCollector {
 
   private records = 0
   private walBytes = 0
-  private readonly files = new Map<string, FileState>()
-  private readonly dbs = new Map<number, RawDatabase>()
+  /** by relation file number (then tablespace and database): numeric keys, no string per block */
+  private readonly files = new Map<number, FileState[]>()
+  private lastFile: FileState | null = null
+  private lastXid = 0
+  /** the row counts the last heap record added to (one transaction inserting into one table: the common case) */
+  private lastRowsXid = 0
+  private lastRowsFile: FileState | null = null
+  private lastRows: RowCounts | null = null
+  private readonly dbs = new Map<number, DbState>()
   /** row changes of transactions not yet ended, by xid */
   private readonly pending = new Map<number, Map<FileState, RowCounts>>()
   /** xids that wrote after the fork and have not ended */
@@ -93,9 +102,6 @@ export class DiscardCollector {
   private readonly tx = { committed: 0, aborted: 0, beganBeforeFork: 0, firstCommit: null as bigint | null, lastCommit: null as bigint | null }
   private readonly notes: string[] = []
   private readonly noted = new Set<string>()
-  /** scratch: the relations and databases of the record at hand */
-  private readonly seenFiles: FileState[] = []
-  private readonly seenDbs: RawDatabase[] = []
 
   constructor (private readonly vi: VersionInfo, private readonly from: Lsn, private readonly to: Lsn) {
     this.forkPage = Number(from / BigInt(XLOG_BLCKSZ))
@@ -109,11 +115,14 @@ export class DiscardCollector {
   }
 
   private file (loc: RelFileLocator): FileState {
-    const key = `${loc.spcOid}/${loc.dbOid}/${loc.relNumber}`
-    let f = this.files.get(key)
+    const last = this.lastFile
+    if (last !== null && last.relNumber === loc.relNumber && last.spcOid === loc.spcOid && last.dbOid === loc.dbOid) return last
+    let list = this.files.get(loc.relNumber)
+    if (list === undefined) this.files.set(loc.relNumber, list = [])
+    let f = list.find(x => x.spcOid === loc.spcOid && x.dbOid === loc.dbOid)
     if (f === undefined) {
-      this.db(loc.dbOid)
       f = {
+        db: this.db(loc.dbOid),
         spcOid: loc.spcOid,
         dbOid: loc.dbOid,
         relNumber: loc.relNumber,
@@ -127,17 +136,19 @@ export class DiscardCollector {
         committed: noRows(),
         prepared: noRows(),
         aborted: noRows(),
-        bits: new BlockBitmap()
+        bits: new BlockBitmap(),
+        stamp: 0
       }
-      this.files.set(key, f)
+      list.push(f)
     }
+    this.lastFile = f
     return f
   }
 
-  private db (oid: number): RawDatabase {
+  private db (oid: number): DbState {
     let d = this.dbs.get(oid)
     if (d === undefined) {
-      d = { oid, created: false, dropped: false, records: 0, walBytes: 0 }
+      d = { oid, created: false, dropped: false, records: 0, walBytes: 0, stamp: 0 }
       this.dbs.set(oid, d)
     }
     return d
@@ -150,6 +161,7 @@ export class DiscardCollector {
   }
 
   private settle (xid: number, bucket: Bucket): void {
+    if (this.lastRowsXid === xid) this.lastRows = this.lastRowsFile = null
     const rows = this.pending.get(xid)
     if (rows !== undefined) {
       for (const [f, rc] of rows) addRows(f[bucket], rc)
@@ -173,28 +185,25 @@ export class DiscardCollector {
     this.records++
     this.walBytes += rec.totLen
     if (rec.xid !== 0) {
-      this.open.add(rec.xid)
+      if (rec.xid !== this.lastXid) this.open.add(rec.xid)
       if (rec.toplevelXid !== 0) this.parent.set(rec.xid, rec.toplevelXid)
     }
+    this.lastXid = rec.xid
     const blocks = rec.blocks
     let first: FileState | null = null
     let prev: FileState | null = null
-    const seenFiles = this.seenFiles
-    const seenDbs = this.seenDbs
-    seenFiles.length = 0
-    seenDbs.length = 0
+    const stamp = this.records
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i]
       const f: FileState = prev !== null && prev.spcOid === b.spcOid && prev.dbOid === b.dbOid && prev.relNumber === b.relNumber ? prev : this.file(b)
       if (i === 0) first = f
-      // a record counts once per relation and once per database it names
-      if (!seenFiles.includes(f)) {
-        seenFiles.push(f)
+      if (f.stamp !== stamp) {
+        f.stamp = stamp
         f.records++
         f.walBytes += rec.totLen
-        const d = this.db(b.dbOid)
-        if (!seenDbs.includes(d)) {
-          seenDbs.push(d)
+        const d = f.db
+        if (d.stamp !== stamp) {
+          d.stamp = stamp
           d.records++
           d.walBytes += rec.totLen
         }
@@ -212,10 +221,16 @@ export class DiscardCollector {
             this.note('heap-no-xid', `a row change without a transaction at ${formatLsn(rec.lsn)} is not counted`)
             break
           }
-          let rows = this.pending.get(rec.xid)
-          if (rows === undefined) this.pending.set(rec.xid, rows = new Map())
-          let c = rows.get(first)
-          if (c === undefined) rows.set(first, c = noRows())
+          let c = this.lastRows
+          if (c === null || this.lastRowsXid !== rec.xid || this.lastRowsFile !== first) {
+            let rows = this.pending.get(rec.xid)
+            if (rows === undefined) this.pending.set(rec.xid, rows = new Map())
+            c = rows.get(first) ?? null
+            if (c === null) rows.set(first, c = noRows())
+            this.lastRows = c
+            this.lastRowsXid = rec.xid
+            this.lastRowsFile = first
+          }
           if (rc.op === 'insert') c.inserted += rc.rows
           else if (rc.op === 'update') c.updated += rc.rows
           else c.deleted += rc.rows
@@ -280,6 +295,7 @@ export class DiscardCollector {
           if (c === undefined) rows.set(f, c = noRows())
           addRows(c, rc)
         }
+        if (this.lastRowsXid === x) this.lastRows = this.lastRowsFile = null
         this.pending.delete(x)
         this.open.delete(x)
         this.parent.delete(x)
@@ -308,8 +324,8 @@ export class DiscardCollector {
     for (const x of [...this.open]) this.settle(x, 'aborted')
     for (const r of roots) if (this.beganBeforeFork(r)) this.tx.beganBeforeFork++
     const files: RawFile[] = []
-    for (const f of this.files.values()) {
-      const { bits, ...raw } = f
+    for (const f of [...this.files.values()].flat()) {
+      const { bits, db: _db, stamp: _stamp, ...raw } = f
       raw.blocks = rangesCount(bits.toRanges())
       // a database created after the fork has only new files; one dropped takes its files with it
       if (this.dbs.get(f.dbOid)?.created === true) raw.created = true
@@ -332,7 +348,7 @@ export class DiscardCollector {
         preparedTransactions: preparedTransactions.sort((a, b) => a.xid - b.xid)
       },
       files,
-      databases: [...this.dbs.values()].sort((a, b) => a.oid - b.oid),
+      databases: [...this.dbs.values()].map(({ stamp: _stamp, ...d }) => d).sort((a, b) => a.oid - b.oid),
       notes: this.notes
     }
   }

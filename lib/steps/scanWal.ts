@@ -36,7 +36,9 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const relsegSize = target.control.relsegSize
 
   // key "spc/db/rel/seg" → bitmap; paths are built once per segment file at the end
-  const maps = new Map<string, { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }>()
+  type SegMap = { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }
+  const maps = new Map<string, SegMap>()
+  let last: SegMap | null = null
   let records = 0
   let lastReport = 0
   const total = Number(to - from)
@@ -51,11 +53,16 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
       for (const b of rec.blocks) {
         if (b.forkNumber !== 0) continue // other forks are copied whole
         const seg = Math.floor(b.blockNumber / relsegSize)
-        const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
-        let m = maps.get(key)
-        if (m === undefined) {
-          m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
-          maps.set(key, m)
+        // consecutive records mostly change the same relation: no key string for those
+        let m = last
+        if (m === null || m.rel !== b.relNumber || m.seg !== seg || m.db !== b.dbOid || m.spc !== b.spcOid) {
+          const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
+          m = maps.get(key) ?? null
+          if (m === null) {
+            m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
+            maps.set(key, m)
+          }
+          last = m
         }
         m.bits.mark(b.blockNumber % relsegSize)
       }
