@@ -63,17 +63,47 @@ function errorText (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-/** The catalog's view of one relation: its current name, schema and (for TOAST) owner. */
-export function describeClass (cat: DatabaseCatalog, oid: number): RelationName | null {
-  const c = bestRow(cat.classes.filter(r => r.oid === oid))
-  if (c === undefined) return null
-  const schemaOf = (r: ClassRow): string | null => bestRow(cat.namespaces.filter(n => n.oid === r.namespace))?.name ?? null
-  let toastOf: string | null = null
-  if (c.kind === 't') {
-    const owner = bestRow(cat.classes.filter(r => r.toastrelid === oid))
-    if (owner !== undefined) toastOf = `${schemaOf(owner) ?? '?'}.${owner.name}`
+/** A database's catalog rows by file, by OID, and TOAST tables by owner, for many lookups. */
+export class IndexedCatalog {
+  private readonly byFile = new Map<string, ClassRow[]>()
+  private readonly byOid = new Map<number, ClassRow[]>()
+  private readonly byToast = new Map<number, ClassRow[]>()
+  private readonly namespaces = new Map<number, Array<DatabaseCatalog['namespaces'][number]>>()
+
+  constructor (cat: DatabaseCatalog) {
+    const add = <K, V>(m: Map<K, V[]>, k: K, v: V): void => {
+      const l = m.get(k)
+      if (l === undefined) m.set(k, [v])
+      else l.push(v)
+    }
+    for (const c of cat.classes) {
+      add(this.byFile, `${c.tablespace}/${c.filenode}`, c)
+      add(this.byOid, c.oid, c)
+      if (c.toastrelid !== 0) add(this.byToast, c.toastrelid, c)
+    }
+    for (const n of cat.namespaces) add(this.namespaces, n.oid, n)
   }
-  return { oid, schema: schemaOf(c), name: c.name, kind: relkindName(c.kind), toastOf, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID }
+
+  /** the pg_class row (best version) of the relation whose file this is */
+  fileOwner (spcOid: number, relNumber: number, shared: boolean): ClassRow | undefined {
+    return bestRow((this.byFile.get(`${spcOid}/${relNumber}`) ?? []).filter(c => c.shared === shared))
+  }
+
+  private schemaOf (r: ClassRow): string | null {
+    return bestRow(this.namespaces.get(r.namespace) ?? [])?.name ?? null
+  }
+
+  /** The catalog's view of one relation: its current name, schema and (for TOAST) owner. */
+  describe (oid: number): RelationName | null {
+    const c = bestRow(this.byOid.get(oid) ?? [])
+    if (c === undefined) return null
+    let toastOf: string | null = null
+    if (c.kind === 't') {
+      const owner = bestRow(this.byToast.get(oid) ?? [])
+      if (owner !== undefined) toastOf = `${this.schemaOf(owner) ?? '?'}.${owner.name}`
+    }
+    return { oid, schema: this.schemaOf(c), name: c.name, kind: relkindName(c.kind), toastOf, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID }
+  }
 }
 
 /** Names from a cleanly stopped data directory's catalog files. */
@@ -125,16 +155,16 @@ export class FileNameLookup implements NameLookup {
       const d = candidates[0]
       return fail(`the ${this.side} has no directory ${this.catalog.databaseDir(d)} for database "${d.name}" (it was dropped)`)
     }
-    let cat: DatabaseCatalog
+    let cat: IndexedCatalog
     try {
-      cat = await this.catalog.database(db)
+      cat = new IndexedCatalog(await this.catalog.database(db))
     } catch (e) {
       return fail(`the ${this.side}'s catalog of database "${db.name}" could not be read: ${errorText(e)}`)
     }
     for (const f of files) {
       const spc = dbOid === 0 ? GLOBALTABLESPACE_OID : f.spcOid
-      const match = bestRow(cat.classes.filter(c => c.filenode === f.relNumber && c.tablespace === spc && c.shared === (dbOid === 0)))
-      const named = match !== undefined ? describeClass(cat, match.oid) : null
+      const match = cat.fileOwner(spc, f.relNumber, dbOid === 0)
+      const named = match !== undefined ? cat.describe(match.oid) : null
       out.set(fileRefKey(f), named ?? {
         reason: `no row of the ${this.side}'s pg_class in database "${db.name}" has file ${f.relNumber} in tablespace ${f.spcOid} (VACUUM may have removed it)`
       })
