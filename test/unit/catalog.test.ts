@@ -8,6 +8,7 @@ import { deformFixed } from '../../lib/catalog/tuple'
 import { ClogReader, clogSegmentName } from '../../lib/catalog/clog'
 import { bestRow } from '../../lib/catalog/filecatalog'
 import { relkindName } from '../../lib/catalog/names'
+import { CatalogQuery, SqlNameLookup } from '../../lib/catalog/sqlnames'
 
 /** pg_filenode.map as relmapper.c writes it */
 function relmapFile (major: number, pairs: Array<[number, number]>, o: { magic?: number, badCrc?: boolean } = {}): Buffer {
@@ -126,4 +127,33 @@ t.test('which row version names an object', async t => {
   t.equal(bestRow([{ state: 'rolled-back' as const, n: 1 }, { state: 'deleted' as const, n: 2 }])?.n, 2)
   t.equal(bestRow([]), undefined)
   t.same(['r', 'i', 't', 'm', 'p', 'x'].map(relkindName), ['table', 'index', 'toast table', 'materialized view', 'partitioned table', 'relkind x'])
+})
+
+t.test('names by SQL on a source server: rows to names, failures to reasons', async t => {
+  const calls: Array<[string | null, unknown[]]> = []
+  const q: CatalogQuery = async <T extends Record<string, unknown>>(db: string | null, sql: string, params: unknown[]): Promise<T[]> => {
+    calls.push([db, params])
+    if (db === 'unreachable') throw new Error('connection refused')
+    if (sql.includes('AS oid, datname FROM')) return [{ oid: '16407', datname: 'db_drop_on_target' }] as unknown as T[]
+    return [
+      { spc: '1663', fn: '16408', oid: '16400', relname: 'd1', nspname: 'public', relkind: 'r', owner: null },
+      { spc: '1663', fn: '16410', oid: '16403', relname: 'pg_toast_16400', nspname: 'pg_toast', relkind: 't', owner: 'public.d1' },
+      { spc: '1663', fn: '99', oid: null, relname: null, nspname: null, relkind: null, owner: null }
+    ] as unknown as T[]
+  }
+  const l = new SqlNameLookup(q, 'source server "host=h"')
+  t.same(await l.databases([16407, 5]), new Map<number, unknown>([[16407, { name: 'db_drop_on_target' }], [5, { reason: 'the source server "host=h" has no database with OID 5' }]]))
+  const files = [{ spcOid: 1663, relNumber: 16408 }, { spcOid: 1663, relNumber: 16410 }, { spcOid: 1663, relNumber: 99 }]
+  t.same([...(await l.relations(16407, 'db_drop_on_target', files)).entries()], [
+    ['1663/16408', { oid: 16400, schema: 'public', name: 'd1', kind: 'table', toastOf: null, systemCatalog: false }],
+    ['1663/16410', { oid: 16403, schema: 'pg_toast', name: 'pg_toast_16400', kind: 'toast table', toastOf: 'public.d1', systemCatalog: false }],
+    ['1663/99', { reason: 'the source server "host=h" has no relation with file 99 in database "db_drop_on_target"' }]
+  ])
+  t.same(calls[1], ['db_drop_on_target', [[1663, 1663, 1663], [16408, 16410, 99]]], 'asked in that database, every file at once')
+  await l.relations(0, null, files.slice(0, 1))
+  t.equal(calls[2][0], null, 'shared catalogs: in the session\'s own database')
+  t.same([...(await l.relations(16407, null, files.slice(0, 1))).values()], [{ reason: 'the source server "host=h" cannot be asked without the database\'s name' }])
+  t.same([...(await l.relations(16407, 'unreachable', files.slice(0, 1))).values()], [{ reason: 'the source server "host=h" could not be asked in database "unreachable": connection refused' }])
+  const down = new SqlNameLookup(async () => { throw new Error('gone') }, 'source server "host=h"')
+  t.same(await down.databases([1]), new Map([[1, { reason: 'the source server "host=h" could not be asked: gone' }]]))
 })
