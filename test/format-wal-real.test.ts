@@ -10,10 +10,10 @@ import { restoreUncompressedImage, XLR_SPECIAL_REL_UPDATE } from '../lib/wal/rec
 import {
   dbaseKind, decodeCheckpointRecord, isCheckpointRecord, specialRecordKind, RM_LOGICALMSG_ID, RM_SMGR_ID, RM_XLOG_ID, XLOG_CHECKPOINT_REDO
 } from '../lib/wal/payloads'
-import {
-  decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop, decodeEndOfRecovery, decodeSmgrCreate, decodeSmgrTruncate,
-  isEndOfRecoveryRecord, isSwitchRecord, xactOp
-} from './helpers/waldump'
+import { decodeEndOfRecovery, isEndOfRecoveryRecord, isSwitchRecord } from './helpers/waldump'
+import { decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop } from '../lib/wal/dbase'
+import { decodeSmgrCreate, decodeSmgrTruncate } from '../lib/wal/smgr'
+import { xactOp } from '../lib/wal/xact'
 import { SegmentFiles } from '../lib/wal/segmentfiles'
 import { historyEntries, makeWalCluster, segmentFiles } from './helpers/wal-clusters'
 import { pglzDecompress } from './helpers/pglz'

@@ -7,6 +7,7 @@ import { Plan, Ports, SourceSpec, StepOptions } from '../steps/types'
 import { noPositional, OptionSpec, parseArgs, REWIND_OPTIONS, usageError } from './args'
 import { refuseRoot, rewindOptions, sourceOpener } from './common'
 import { PROG, stderrLogger } from './output'
+import { discardSummaryLines } from './discards'
 
 /**
  * A plan file is exactly the params of the applyPlan JSON-RPC method —
@@ -28,6 +29,8 @@ export function planSummary (plan: Plan, file: string): string {
   } else {
     lines.push(`servers diverged at WAL location ${plan.divergence.lsn} on timeline ${plan.divergence.tli}`)
     lines.push(`rewinding from last common checkpoint at ${plan.divergence.lastCommonCheckpoint ?? '-'}`)
+    // what is lost: the full report is the plan file's plan.discards
+    lines.push(...discardSummaryLines(plan.discards))
   }
   const counts = new Map<string, number>()
   for (const e of plan.entries) counts.set(e.action, (counts.get(e.action) ?? 0) + 1)

@@ -5,6 +5,7 @@ import { Plan, Ports, Progress } from '../steps/types'
 import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
 import { refuseRoot, rewindOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
+import { discardSummaryLines } from './discards'
 
 export const REWIND_HELP = `${PROG} resynchronizes a PostgreSQL cluster with another copy of the cluster.
 
@@ -93,6 +94,11 @@ export async function rewindCommand (argv: string[]): Promise<number> {
     rewinding = plan.rewindNeeded
     if (!plan.rewindNeeded) return
     if (plan.method.kind === 'compare') log.info(`changed blocks found by comparing with the source: ${plan.method.why}; ${plan.method.extraBlocks} blocks more than the WAL names`)
+    // what the rewind throws away: always before a dry run's end, with -P before a real one
+    for (const line of discardSummaryLines(plan.discards)) {
+      if (o.options.dryRun === true) log.info(line)
+      else log.progress(line)
+    }
     log.progress(`need to copy ${mb(plan.totals.fetchBytes)} MB (total source directory size is ${mb(plan.totals.sourceBytes)} MB)`)
     // the map without a "debug:" tag, exactly as pg_rewind prints it, so the two diff cleanly
     if (o.debug) for (const line of formatDebugMap(plan.entries)) process.stderr.write(`${PROG}: ${line}\n`)
@@ -107,8 +113,10 @@ export async function rewindCommand (argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({
       rewindNeeded: res.plan.rewindNeeded,
       divergence: res.divergence,
-      scan: { ...res.scan, changedBlocks: undefined },
+      scan: { ...res.scan, changedBlocks: undefined, discards: undefined },
       plan: { digest: res.plan.digest, totals: res.plan.totals, backupLabel: res.plan.backupLabel, source: res.plan.source.description },
+      // the plan's report (names from the source filled in), complete
+      discards: res.plan.discards,
       apply: res.apply,
       finish: res.finish,
       recoveryConf: res.recoveryConf,

@@ -572,6 +572,426 @@ export const defs = {
         "maxItems": 2
       }
     },
+    "rowCounts": {
+      "description": "Rows as the heap records say: inserted, updated, deleted.",
+      "type": "object",
+      "properties": {
+        "inserted": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "updated": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "deleted": {
+          "$ref": "defs.json#/$defs/count"
+        }
+      },
+      "required": [
+        "inserted",
+        "updated",
+        "deleted"
+      ],
+      "additionalProperties": false
+    },
+    "isoTime": {
+      "description": "ISO 8601 in UTC with microseconds (2026-01-02T03:04:05.123456Z).",
+      "type": "string",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"
+    },
+    "nameSource": {
+      "description": "Where a name came from: the target's own catalog files, or the source (its catalog files, or SQL on a source server).",
+      "enum": [
+        "target",
+        "source"
+      ]
+    },
+    "discardedFile": {
+      "description": "One file of a relation (main fork).",
+      "type": "object",
+      "properties": {
+        "path": {
+          "$ref": "defs.json#/$defs/relativePath"
+        },
+        "created": {
+          "type": "boolean",
+          "description": "created after the divergence point"
+        },
+        "dropped": {
+          "type": "boolean",
+          "description": "gone at the end of the target's WAL (removed at a commit or abort, or with its database)"
+        }
+      },
+      "required": [
+        "path",
+        "created",
+        "dropped"
+      ],
+      "additionalProperties": false
+    },
+    "discardedRelation": {
+      "description": "A relation the target's WAL after the divergence point touched: its name (or why there is none) and what was done to it.",
+      "type": "object",
+      "properties": {
+        "database": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "database OID; 0 for the shared catalogs"
+        },
+        "oid": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 0,
+          "description": "pg_class.oid; null when unresolved"
+        },
+        "schema": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "name": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "kind": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "table, index, sequence, toast table, materialized view, …"
+        },
+        "toastOf": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "a TOAST table's owner, schema-qualified"
+        },
+        "systemCatalog": {
+          "type": "boolean",
+          "description": "a system catalog (OID below 16384), its index or TOAST table"
+        },
+        "nameSource": {
+          "oneOf": [
+            {
+              "$ref": "defs.json#/$defs/nameSource"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
+        "unresolved": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "description": "why there is no name"
+        },
+        "created": {
+          "type": "boolean",
+          "description": "all its files were created after the divergence point"
+        },
+        "dropped": {
+          "type": "boolean",
+          "description": "none of its files is left at the end of the target's WAL"
+        },
+        "rewrites": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "new files for a relation that existed: TRUNCATE, VACUUM FULL, CLUSTER, a rewriting ALTER TABLE"
+        },
+        "truncations": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "SMGR TRUNCATE records of its main fork"
+        },
+        "committed": {
+          "$ref": "defs.json#/$defs/rowCounts",
+          "description": "rows of transactions that committed: the data the rewind loses"
+        },
+        "prepared": {
+          "$ref": "defs.json#/$defs/rowCounts",
+          "description": "rows of prepared transactions not finished at the end of the WAL"
+        },
+        "aborted": {
+          "$ref": "defs.json#/$defs/rowCounts",
+          "description": "rows of transactions that rolled back or never finished (never visible)"
+        },
+        "records": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "records whose block references name it"
+        },
+        "blocks": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "distinct main-fork blocks those records change"
+        },
+        "walBytes": {
+          "$ref": "defs.json#/$defs/bytes",
+          "description": "total length of those records"
+        },
+        "files": {
+          "type": "array",
+          "items": {
+            "$ref": "defs.json#/$defs/discardedFile"
+          }
+        }
+      },
+      "required": [
+        "database",
+        "oid",
+        "schema",
+        "name",
+        "kind",
+        "toastOf",
+        "systemCatalog",
+        "nameSource",
+        "unresolved",
+        "created",
+        "dropped",
+        "rewrites",
+        "truncations",
+        "committed",
+        "prepared",
+        "aborted",
+        "records",
+        "blocks",
+        "walBytes",
+        "files"
+      ],
+      "additionalProperties": false
+    },
+    "discardedDatabase": {
+      "description": "A database the target's WAL after the divergence point touched; rows and counts are the sums over its relations.",
+      "type": "object",
+      "properties": {
+        "oid": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "0: the shared catalogs"
+        },
+        "name": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "nameSource": {
+          "oneOf": [
+            {
+              "$ref": "defs.json#/$defs/nameSource"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
+        "unresolved": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "created": {
+          "type": "boolean"
+        },
+        "dropped": {
+          "type": "boolean"
+        },
+        "committed": {
+          "$ref": "defs.json#/$defs/rowCounts"
+        },
+        "prepared": {
+          "$ref": "defs.json#/$defs/rowCounts"
+        },
+        "aborted": {
+          "$ref": "defs.json#/$defs/rowCounts"
+        },
+        "records": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "records naming any of its relations, each counted once"
+        },
+        "blocks": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "walBytes": {
+          "$ref": "defs.json#/$defs/bytes"
+        },
+        "relationsCreated": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "relationsDropped": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "rewrites": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "truncations": {
+          "$ref": "defs.json#/$defs/count"
+        }
+      },
+      "required": [
+        "oid",
+        "name",
+        "nameSource",
+        "unresolved",
+        "created",
+        "dropped",
+        "committed",
+        "prepared",
+        "aborted",
+        "records",
+        "blocks",
+        "walBytes",
+        "relationsCreated",
+        "relationsDropped",
+        "rewrites",
+        "truncations"
+      ],
+      "additionalProperties": false
+    },
+    "preparedTransaction": {
+      "description": "A transaction prepared (PREPARE TRANSACTION) after the divergence point and not finished.",
+      "type": "object",
+      "properties": {
+        "gid": {
+          "type": "string"
+        },
+        "xid": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "preparedAt": {
+          "$ref": "defs.json#/$defs/isoTime"
+        },
+        "database": {
+          "type": "integer",
+          "minimum": 0
+        }
+      },
+      "required": [
+        "gid",
+        "xid",
+        "preparedAt",
+        "database"
+      ],
+      "additionalProperties": false
+    },
+    "discardReport": {
+      "description": "What the rewind throws away: the target's history after the divergence point, counted from its WAL and named from the catalogs (README: \"What a rewind discards\").",
+      "type": "object",
+      "properties": {
+        "from": {
+          "$ref": "defs.json#/$defs/lsn",
+          "description": "the divergence point"
+        },
+        "to": {
+          "$ref": "defs.json#/$defs/lsn",
+          "description": "the end of the target's WAL"
+        },
+        "records": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "walBytes": {
+          "$ref": "defs.json#/$defs/bytes",
+          "description": "total length of the records"
+        },
+        "transactions": {
+          "type": "object",
+          "properties": {
+            "committed": {
+              "$ref": "defs.json#/$defs/count",
+              "description": "COMMIT and COMMIT PREPARED records"
+            },
+            "aborted": {
+              "$ref": "defs.json#/$defs/count",
+              "description": "ABORT and ABORT PREPARED records (a ROLLBACK, or a ROLLBACK TO SAVEPOINT of a subtransaction that had written)"
+            },
+            "prepared": {
+              "$ref": "defs.json#/$defs/count",
+              "description": "prepared after the divergence point, not finished"
+            },
+            "unfinished": {
+              "$ref": "defs.json#/$defs/count",
+              "description": "wrote after the divergence point, no end record (they roll back)"
+            },
+            "beganBeforeFork": {
+              "$ref": "defs.json#/$defs/count",
+              "description": "of all these, the ones that had begun before the divergence point"
+            },
+            "firstCommit": {
+              "oneOf": [
+                {
+                  "$ref": "defs.json#/$defs/isoTime"
+                },
+                {
+                  "type": "null"
+                }
+              ]
+            },
+            "lastCommit": {
+              "oneOf": [
+                {
+                  "$ref": "defs.json#/$defs/isoTime"
+                },
+                {
+                  "type": "null"
+                }
+              ]
+            },
+            "preparedTransactions": {
+              "type": "array",
+              "items": {
+                "$ref": "defs.json#/$defs/preparedTransaction"
+              }
+            }
+          },
+          "required": [
+            "committed",
+            "aborted",
+            "prepared",
+            "unfinished",
+            "beganBeforeFork",
+            "firstCommit",
+            "lastCommit",
+            "preparedTransactions"
+          ],
+          "additionalProperties": false
+        },
+        "databases": {
+          "type": "array",
+          "items": {
+            "$ref": "defs.json#/$defs/discardedDatabase"
+          }
+        },
+        "relations": {
+          "type": "array",
+          "items": {
+            "$ref": "defs.json#/$defs/discardedRelation"
+          }
+        },
+        "notes": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "description": "what the report could not account for"
+        }
+      },
+      "required": [
+        "from",
+        "to",
+        "records",
+        "walBytes",
+        "transactions",
+        "databases",
+        "relations",
+        "notes"
+      ],
+      "additionalProperties": false
+    },
     "scan": {
       "description": "The result of scanWal.",
       "type": "object",
@@ -608,6 +1028,9 @@ export const defs = {
               "type": "null"
             }
           ]
+        },
+        "discards": {
+          "$ref": "defs.json#/$defs/discardReport"
         }
       },
       "required": [
@@ -617,7 +1040,8 @@ export const defs = {
         "walBytes",
         "changedBlocks",
         "blocks",
-        "parameterChangeAfterFork"
+        "parameterChangeAfterFork",
+        "discards"
       ],
       "additionalProperties": false
     },
@@ -776,6 +1200,9 @@ export const defs = {
           ],
           "additionalProperties": false
         },
+        "discards": {
+          "$ref": "defs.json#/$defs/discardReport"
+        },
         "digest": {
           "$ref": "defs.json#/$defs/sha256"
         },
@@ -802,6 +1229,7 @@ export const defs = {
         "requiredWal",
         "entries",
         "totals",
+        "discards",
         "digest"
       ],
       "additionalProperties": false

@@ -27,6 +27,33 @@ export interface DbaseInfo {
   drop: number
 }
 
+/**
+ * Storage of a catalog column we read: fixed-width types only (typlen, typalign of
+ * pg_type): we read the fixed-width prefix of a catalog row, never a varlena.
+ */
+export type CatalogColumnType = 'oid' | 'xid' | 'int4' | 'float4' | 'int2' | 'bool' | 'char' | 'name'
+export type CatalogColumn = readonly [name: string, type: CatalogColumnType]
+
+/**
+ * The leading fixed-width columns of the system catalogs whose files we read for the
+ * names in the discard report, in attribute order, as each major's postgres.bki
+ * declares them (src/include/catalog/pg_class.h, pg_namespace.h, pg_database.h),
+ * up to the last one we need.
+ */
+export interface CatalogLayouts {
+  pgClass: readonly CatalogColumn[]
+  pgNamespace: readonly CatalogColumn[]
+  pgDatabase: readonly CatalogColumn[]
+}
+
+/** The relation mapper's pg_filenode.map (src/backend/utils/cache/relmapper.c RelMapFile). */
+export interface RelMapLayout {
+  /** MAX_MAPPINGS; the CRC-32C follows the mappings and covers everything before it */
+  maxMappings: number
+  /** the file's size (13–15 padded it to 512 bytes) */
+  fileSize: number
+}
+
 export interface VersionInfo {
   major: Major
   walPageMagic: number
@@ -58,6 +85,15 @@ export interface VersionInfo {
   standbySourceAllowed: boolean
   /** pg_rewind sets transaction_timeout = 0 on the source session */
   hasTransactionTimeout: boolean
+  /**
+   * sizeof(xl_xact_stats_item) in commit/abort/prepare records (XACT_XINFO_HAS_DROPPED_STATS,
+   * 15+: kind, dboid, objoid; 18 widened objid to two uint32); null: no such part (13/14)
+   */
+  xactStatsItemSize: number | null
+  /** sizeof(xl_xact_prepare), the header of a PREPARE record (15 added ncommitstats, nabortstats) */
+  twoPhaseHeaderSize: number
+  relmap: RelMapLayout
+  catalogs: CatalogLayouts
 }
 
 const OLD_BIMG: BimgBits = { hasHole: 0x01, apply: 0x04, compression: [{ bit: 0x02, method: 'pglz' }] }
@@ -66,6 +102,46 @@ const NEW_BIMG: BimgBits = {
   apply: 0x02,
   compression: [{ bit: 0x04, method: 'pglz' }, { bit: 0x08, method: 'lz4' }, { bit: 0x10, method: 'zstd' }]
 }
+const OLD_RELMAP: RelMapLayout = { maxMappings: 62, fileSize: 512 }
+const NEW_RELMAP: RelMapLayout = { maxMappings: 64, fileSize: 524 }
+
+const PG_CLASS_PREFIX: readonly CatalogColumn[] = [
+  ['oid', 'oid'], ['relname', 'name'], ['relnamespace', 'oid'], ['reltype', 'oid'], ['reloftype', 'oid'], ['relowner', 'oid'],
+  ['relam', 'oid'], ['relfilenode', 'oid'], ['reltablespace', 'oid'], ['relpages', 'int4'], ['reltuples', 'float4'], ['relallvisible', 'int4']
+]
+const PG_CLASS_SUFFIX: readonly CatalogColumn[] = [
+  ['reltoastrelid', 'oid'], ['relhasindex', 'bool'], ['relisshared', 'bool'], ['relpersistence', 'char'], ['relkind', 'char']
+]
+const PG_NAMESPACE: readonly CatalogColumn[] = [['oid', 'oid'], ['nspname', 'name'], ['nspowner', 'oid']]
+const CATALOGS_13: CatalogLayouts = {
+  pgClass: [...PG_CLASS_PREFIX, ...PG_CLASS_SUFFIX],
+  pgNamespace: PG_NAMESPACE,
+  pgDatabase: [
+    ['oid', 'oid'], ['datname', 'name'], ['datdba', 'oid'], ['encoding', 'int4'], ['datcollate', 'name'], ['datctype', 'name'],
+    ['datistemplate', 'bool'], ['datallowconn', 'bool'], ['datconnlimit', 'int4'], ['datlastsysoid', 'oid'], ['datfrozenxid', 'xid'],
+    ['datminmxid', 'xid'], ['dattablespace', 'oid']
+  ]
+}
+const CATALOGS_15: CatalogLayouts = {
+  ...CATALOGS_13,
+  pgDatabase: [
+    ['oid', 'oid'], ['datname', 'name'], ['datdba', 'oid'], ['encoding', 'int4'], ['datlocprovider', 'char'], ['datistemplate', 'bool'],
+    ['datallowconn', 'bool'], ['datconnlimit', 'int4'], ['datfrozenxid', 'xid'], ['datminmxid', 'xid'], ['dattablespace', 'oid']
+  ]
+}
+const CATALOGS_17: CatalogLayouts = {
+  ...CATALOGS_15,
+  pgDatabase: [
+    ['oid', 'oid'], ['datname', 'name'], ['datdba', 'oid'], ['encoding', 'int4'], ['datlocprovider', 'char'], ['datistemplate', 'bool'],
+    ['datallowconn', 'bool'], ['dathasloginevt', 'bool'], ['datconnlimit', 'int4'], ['datfrozenxid', 'xid'], ['datminmxid', 'xid'],
+    ['dattablespace', 'oid']
+  ]
+}
+const CATALOGS_18: CatalogLayouts = {
+  ...CATALOGS_17,
+  pgClass: [...PG_CLASS_PREFIX, ['relallfrozen', 'int4'], ...PG_CLASS_SUFFIX]
+}
+
 const OLD_DBASE: DbaseInfo = { createFileCopy: 0x00, createWalLog: null, drop: 0x10 }
 const NEW_DBASE: DbaseInfo = { createFileCopy: 0x00, createWalLog: 0x10, drop: 0x20 }
 
@@ -87,7 +163,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: false,
     endOfRecoverySize: 16,
     standbySourceAllowed: false,
-    hasTransactionTimeout: false
+    hasTransactionTimeout: false,
+    xactStatsItemSize: null,
+    twoPhaseHeaderSize: 64,
+    relmap: OLD_RELMAP,
+    catalogs: CATALOGS_13
   },
   14: {
     major: 14,
@@ -106,7 +186,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: false,
     endOfRecoverySize: 16,
     standbySourceAllowed: true,
-    hasTransactionTimeout: false
+    hasTransactionTimeout: false,
+    xactStatsItemSize: null,
+    twoPhaseHeaderSize: 64,
+    relmap: OLD_RELMAP,
+    catalogs: CATALOGS_13
   },
   15: {
     major: 15,
@@ -125,7 +209,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: false,
     endOfRecoverySize: 16,
     standbySourceAllowed: true,
-    hasTransactionTimeout: false
+    hasTransactionTimeout: false,
+    xactStatsItemSize: 12,
+    twoPhaseHeaderSize: 72,
+    relmap: OLD_RELMAP,
+    catalogs: CATALOGS_15
   },
   16: {
     major: 16,
@@ -144,7 +232,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: false,
     endOfRecoverySize: 16,
     standbySourceAllowed: true,
-    hasTransactionTimeout: false
+    hasTransactionTimeout: false,
+    xactStatsItemSize: 12,
+    twoPhaseHeaderSize: 72,
+    relmap: NEW_RELMAP,
+    catalogs: CATALOGS_15
   },
   17: {
     major: 17,
@@ -163,7 +255,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: true,
     endOfRecoverySize: 24,
     standbySourceAllowed: true,
-    hasTransactionTimeout: true
+    hasTransactionTimeout: true,
+    xactStatsItemSize: 12,
+    twoPhaseHeaderSize: 72,
+    relmap: NEW_RELMAP,
+    catalogs: CATALOGS_17
   },
   18: {
     major: 18,
@@ -182,7 +278,11 @@ export const VERSIONS: Readonly<Record<Major, VersionInfo>> = {
     hasCheckpointRedo: true,
     endOfRecoverySize: 24,
     standbySourceAllowed: true,
-    hasTransactionTimeout: true
+    hasTransactionTimeout: true,
+    xactStatsItemSize: 16,
+    twoPhaseHeaderSize: 72,
+    relmap: NEW_RELMAP,
+    catalogs: CATALOGS_18
   }
 }
 

@@ -200,10 +200,14 @@ export async function connectPg (ri: ResolvedConnInfo, opts: { warn?: (m: string
     /no password supplied/.test(first ?? '') ? 'Give the password in PGPASSWORD or a password file (~/.pgpass or PGPASSFILE), not on the command line.' : undefined)
 }
 
-/** Another session exactly like an established one (same host, TLS and password). */
-export async function connectAgain (c: Connected): Promise<Client> {
+/**
+ * Another session exactly like an established one (same host, TLS and password),
+ * optionally to another database of the same server (the password is the one that
+ * worked; a password file entry for that other database is not looked up).
+ */
+export async function connectAgain (c: Connected, overrides: { database?: string } = {}): Promise<Client> {
   try {
-    return await tryConnect(c.config)
+    return await tryConnect({ ...c.config, ...overrides })
   } catch (e) {
     throw connErr(`${where(c.host)} failed: ${reason(e, c.host, c.passwordOrigin !== undefined)}`)
   }

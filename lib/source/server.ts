@@ -296,6 +296,24 @@ export class ServerSource implements RewindSource {
     return { lsn, tli: Math.max(control.checkPointCopy.thisTimeLineID, control.minRecoveryPointTLI) }
   }
 
+  /**
+   * A read-only query in database `dbname` (null: this session's), for the names in
+   * the discard report: another database gets a short-lived session made like this
+   * one (same host, TLS, user and password), set up as pg_rewind's.
+   */
+  async catalogQuery<T extends Record<string, unknown>> (dbname: string | null, sql: string, params: unknown[]): Promise<T[]> {
+    if (dbname === null || dbname === this.conn.config.database) return await this.query<T>(sql, params, 'could not read the source\'s catalog', 'reading the catalog')
+    const client = await connectAgain(this.conn, { database: dbname })
+    try {
+      await setUpSession(client, this.version)
+      return (await client.query<T>(sql, params)).rows
+    } catch (e) {
+      throw queryError(e, `could not read the catalog of database "${dbname}"`, 'reading the catalog')
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+
   /** -R's primary_conninfo for this connection, and the same with secrets masked (for display). */
   standbyConninfo (): { conninfo: string, redacted: string } {
     const pairs = standbyConnPairs(this.ri)

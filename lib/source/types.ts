@@ -61,6 +61,11 @@ export interface RewindSource {
   rangeHashes? (path: string, offset: number, length: number, unit: number): Promise<Array<string | null>>
   /** Local source: its data directory. */
   readonly pgdata?: string
+  /**
+   * Server source: a read-only query in one of its databases (null: the session's
+   * own), for names in the report of what the rewind discards.
+   */
+  catalogQuery?<T extends Record<string, unknown>> (dbname: string | null, sql: string, params: unknown[]): Promise<T[]>
   /** Server source: -R's primary_conninfo, and the same with secrets masked. */
   standbyConninfo? (): { conninfo: string, redacted: string }
   close (): Promise<void>

@@ -11,7 +11,12 @@ import { planDigest } from '../rewind/plandigest'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
-import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, Plan, Ports, Scan } from './types'
+import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, Plan, Ports, Scan, SourceSpec } from './types'
+import { DiscardReport, emptyDiscardReport } from '../rewind/discards'
+import { completeDiscardNames } from '../rewind/discardreport'
+import { FileNameLookup, NameLookup } from '../catalog/names'
+import { SqlNameLookup } from '../catalog/sqlnames'
+import type { VersionInfo } from '../format/versions'
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
 function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
@@ -71,6 +76,23 @@ async function compareAll (map: PlanEntry[], sourceFiles: FileEntry[], targetFil
   return { kind: 'compare', why, extraBlocks, comparison: stats }
 }
 
+/**
+ * The source's names for what the target's catalog could not name (a relation of a
+ * database the target dropped, a row VACUUM removed): a local source's catalog
+ * files, or SQL on a source server. Nothing else in the report comes from the source.
+ */
+function sourceNames (spec: SourceSpec, source: RewindSource, vi: VersionInfo): NameLookup | null {
+  if (spec.pgdata !== undefined) return new FileNameLookup(spec.pgdata, 'source', vi)
+  const q = source.catalogQuery?.bind(source)
+  return q !== undefined ? new SqlNameLookup(q, source.description) : null
+}
+
+async function discardReport (input: BuildPlanInput, d: Divergence, source: RewindSource, vi: VersionInfo): Promise<DiscardReport> {
+  if (!d.rewindNeeded || input.scan === undefined) return emptyDiscardReport(d.targetWalEnd, d.targetWalEnd)
+  const lookup = sourceNames(input.source, source, vi)
+  return lookup === null ? input.scan.discards : await completeDiscardNames(input.scan.discards, lookup, vi)
+}
+
 /** Step 3: decide, for every file, what to do, and pin both sides' identities. */
 export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<Plan> {
   const d = input.divergence
@@ -115,6 +137,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
           .map(f => ({ path: f.path, action: 'copy' as const, type: 'file' as const, sourceSize: f.size }))
     }
     const totals = mapTotals(entries, sourceFiles)
+    const discards = await discardReport(input, d, source, src.version)
     const plan: Omit<Plan, 'digest'> = {
       planVersion: 1,
       createdAt: new Date().toISOString(),
@@ -126,7 +149,8 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       method,
       requiredWal: d.keepWal,
       entries,
-      totals: { ...totals, entries: entries.length }
+      totals: { ...totals, entries: entries.length },
+      discards
     }
     return { ...plan, digest: planDigest(plan) }
   } finally {

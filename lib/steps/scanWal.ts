@@ -7,11 +7,17 @@ import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/cl
 import { localReader } from '../datadir/files'
 import { Ports, Scan, ScanWalInput } from './types'
 import { openTargetWal } from '../wal/targetwal'
+import { DiscardCollector } from '../rewind/discardcollector'
+import { buildDiscardReport } from '../rewind/discardreport'
+import { emptyDiscardReport } from '../rewind/discards'
+import { FileNameLookup } from '../catalog/names'
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
  * collect every main-fork block it changed (pg_rewind's extractPageMap). Those
- * blocks must be fetched back from the source.
+ * blocks must be fetched back from the source. On the way, what the records after
+ * the divergence point did (transactions, rows, relations, databases) becomes the
+ * report of what the rewind discards, named from the target's catalog files.
  */
 export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan> {
   const d = input.divergence
@@ -20,7 +26,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
-    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null }
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
   }
   const opts = input.options ?? {}
   const history = await readHistory(readTarget, target.tli)
@@ -30,28 +36,37 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const relsegSize = target.control.relsegSize
 
   // key "spc/db/rel/seg" → bitmap; paths are built once per segment file at the end
-  const maps = new Map<string, { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }>()
+  type SegMap = { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }
+  const maps = new Map<string, SegMap>()
+  let last: SegMap | null = null
   let records = 0
   let lastReport = 0
   const fork = parseLsn(d.divergeLsn)
   let parameterChange: bigint | null = null
   const total = Number(to - from)
   ports.log.progress('reading WAL in target')
+  const discards = new DiscardCollector(vi, parseLsn(d.divergeLsn), to)
   const wal = openTargetWal(pgdata, target, history, opts)
   try {
     wal.reader.readUntil(from, to, (rec: WalRecord) => {
       records++
+      discards.onRecord(rec)
       if (specialRecordKind(rec, vi) === 'unrecognized-special') throw unrecognizedSpecialRecordError(rec, vi)
       // a restart with other settings after the fork: hint logging may have been off before it
       if (parameterChange === null && isParameterChange(rec) && rec.lsn >= fork) parameterChange = rec.lsn
       for (const b of rec.blocks) {
         if (b.forkNumber !== 0) continue // other forks are copied whole
         const seg = Math.floor(b.blockNumber / relsegSize)
-        const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
-        let m = maps.get(key)
-        if (m === undefined) {
-          m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
-          maps.set(key, m)
+        // consecutive records mostly change the same relation: no key string for those
+        let m = last
+        if (m === null || m.rel !== b.relNumber || m.seg !== seg || m.db !== b.dbOid || m.spc !== b.spcOid) {
+          const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
+          m = maps.get(key) ?? null
+          if (m === null) {
+            m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
+            maps.set(key, m)
+          }
+          last = m
         }
         m.bits.mark(b.blockNumber % relsegSize)
       }
@@ -77,5 +92,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
     changedBlocks[path] = r
     blocks += rangesCount(r)
   }
-  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange) }
+  ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
+  const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), discards: report }
 }

@@ -3,6 +3,7 @@ import { ClusterIdentity } from '../rewind/clusterinfo'
 import { BlockRanges } from '../rewind/blockranges'
 import { PlanEntry } from '../rewind/filemap'
 import type { CompareStats } from '../rewind/blockcompare'
+import { DiscardReport } from '../rewind/discards'
 
 /**
  * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
@@ -63,6 +64,8 @@ export interface Scan {
   /** changed main-fork blocks per relation segment file, as ranges */
   changedBlocks: Record<string, BlockRanges>
   blocks: number
+  /** what the target did after the divergence point, which the rewind throws away (names from its catalog files) */
+  discards: DiscardReport
   /** a PARAMETER_CHANGE record after the divergence (a restart with other settings): hint logging may have changed there */
   parameterChangeAfterFork: string | null
 }
@@ -96,6 +99,8 @@ export interface Plan {
   requiredWal: string[]
   entries: PlanEntry[]
   totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number, journalBytes: number }
+  /** what the rewind throws away: scanWal's report, with names the source knows where the target did not */
+  discards: DiscardReport
   /** sha256 of the canonical JSON of everything above */
   digest: string
 }

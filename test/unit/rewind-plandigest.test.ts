@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { canonicalJson, planDigest } from '../../lib/rewind/plandigest'
 import { checkPlan } from '../../lib/rewind/preconditions'
 import { Plan } from '../../lib/steps/types'
+import { emptyDiscardReport } from '../../lib/rewind/discards'
 
 const ident = { systemIdentifier: '7', major: 18, catalogVersion: 202506291, state: 'shut down', checkpoint: '0/3000028', timeline: 1, controlDigest: 'aa' }
 
@@ -20,7 +21,8 @@ function plan (pgdata: string): Plan {
     method: { kind: 'wal', why: 'test', extraBlocks: 0, comparison: null },
     requiredWal: [],
     entries: [{ path: 'base/5/16384', action: 'none', type: 'file', sourceSize: 8192, targetSize: 8192, blocks: [[0, 1]] }],
-    totals: { sourceBytes: 8192, fetchBytes: 8192, blocks: 1, entries: 1, journalBytes: 8192 }
+    totals: { sourceBytes: 8192, fetchBytes: 8192, blocks: 1, entries: 1, journalBytes: 8192 },
+    discards: emptyDiscardReport('0/3000000', '0/3000100')
   }
   return { ...p, digest: planDigest(p) }
 }
@@ -37,6 +39,7 @@ t.test('the digest covers everything but itself', async t => {
   t.equal(planDigest(p), p.digest, 'recomputed over a plan that carries it')
   t.not(planDigest({ ...p, entries: [{ ...p.entries[0], blocks: [[0, 2]] }] }), p.digest, 'one more block')
   t.not(planDigest({ ...p, target: { ...p.target, pgdata: '/u' } }), p.digest, 'another target')
+  t.not(planDigest({ ...p, discards: { ...p.discards, transactions: { ...p.discards.transactions, committed: 1 } } }), p.digest, 'one more discarded commit')
   t.equal(planDigest(JSON.parse(JSON.stringify(p)) as Plan), p.digest, 'the same after a JSON round trip')
 })
 

@@ -5,10 +5,10 @@ import { decodeRecord } from '../../lib/wal/record'
 import {
   dbaseKind, decodeCheckpointRecord, isCheckpointRecord, rmgrName, specialRecordKind, unrecognizedSpecialRecordError, RMGR_NAMES
 } from '../../lib/wal/payloads'
-import {
-  decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop, decodeEndOfRecovery, decodeOverwriteContrecord,
-  decodeSmgrCreate, decodeSmgrTruncate, isSwitchRecord, recordTypeName, xactOp
-} from '../helpers/waldump'
+import { decodeEndOfRecovery, decodeOverwriteContrecord, isSwitchRecord, recordTypeName } from '../helpers/waldump'
+import { decodeDbaseCreateFileCopy, decodeDbaseCreateWalLog, decodeDbaseDrop } from '../../lib/wal/dbase'
+import { decodeSmgrCreate, decodeSmgrTruncate } from '../../lib/wal/smgr'
+import { xactOp } from '../../lib/wal/xact'
 import { encodeRecord } from '../helpers/synthwal'
 
 const rec = (major: number, r: Parameters<typeof encodeRecord>[0]) => decodeRecord(encodeRecord(r, 0x100n), 0, 0x3000028n, versionInfo(major))

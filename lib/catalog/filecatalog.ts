@@ -1,0 +1,210 @@
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { PgRewindError } from '../errors'
+import { localReader, ReadFile, Side } from '../datadir/files'
+import { databasePath, GLOBALTABLESPACE_OID } from '../format/relpath'
+import { BLCKSZ, type CatalogColumn, type VersionInfo } from '../format/versions'
+import { ClogReader, XactStatus } from './clog'
+import {
+  HEAP_UPDATED, HEAP_XMAX_COMMITTED, HEAP_XMAX_INVALID, HEAP_XMAX_IS_MULTI, HEAP_XMIN_COMMITTED, HEAP_XMIN_INVALID, heapPageTuples,
+  HeapTuple, xmaxIsLockOnly
+} from './heappage'
+import { parseRelMap, RelMap, RELMAPPER_FILENAME } from './relmap'
+import { CatalogRow, deformFixed } from './tuple'
+
+/**
+ * The system catalogs of a cleanly stopped data directory, read from its files
+ * (never by starting a server): pg_database (shared, mapped), and per database
+ * pg_class (mapped) and pg_namespace, every row version still on disk with its
+ * state from its hint bits or pg_xact. Dead versions matter: a table dropped after
+ * the fork is named by the row its DROP deleted (until VACUUM removes it).
+ */
+
+/** What became of a row version: its inserter committed and nobody deleted it ("live"), … */
+export type RowState = 'live' | 'deleted' | 'uncommitted' | 'rolled-back' | 'unknown'
+
+/** pg_class.oid etc. of the catalogs we read (src/include/catalog/pg_*.h; fixed in every version) */
+export const PG_CLASS_OID = 1259
+export const PG_NAMESPACE_OID = 2615
+export const PG_DATABASE_OID = 1262
+/** FirstNormalObjectId: OIDs below are assigned by initdb */
+export const FIRST_NORMAL_OBJECT_ID = 16384
+
+export interface DatabaseRow {
+  oid: number
+  name: string
+  tablespace: number
+  state: RowState
+}
+
+export interface ClassRow {
+  oid: number
+  name: string
+  namespace: number
+  /** the file number: pg_class.relfilenode, or the relation map's for a mapped catalog */
+  filenode: number
+  /** the tablespace its files are in (pg_class says 0 for the database's default) */
+  tablespace: number
+  toastrelid: number
+  kind: string
+  shared: boolean
+  state: RowState
+  /** the row is the new version of an UPDATEd one */
+  updated: boolean
+}
+
+export interface NamespaceRow {
+  oid: number
+  name: string
+  state: RowState
+}
+
+export interface DatabaseCatalog {
+  classes: ClassRow[]
+  namespaces: NamespaceRow[]
+}
+
+const RANK: Record<RowState, number> = { live: 4, uncommitted: 3, deleted: 2, 'rolled-back': 1, unknown: 0 }
+
+/** The row version that best describes an object now: live, else being inserted, else deleted, … */
+export function bestRow<T extends { state: RowState }> (rows: Iterable<T>): T | undefined {
+  let best: T | undefined
+  for (const r of rows) if (best === undefined || RANK[r.state] > RANK[best.state]) best = r
+  return best
+}
+
+function num (row: CatalogRow, col: string): number {
+  const v = row[col]
+  return typeof v === 'number' ? v : 0
+}
+
+function str (row: CatalogRow, col: string): string {
+  const v = row[col]
+  return typeof v === 'string' ? v : ''
+}
+
+export class FileCatalog {
+  private readonly read: ReadFile
+  private readonly clog: ClogReader
+  private sharedMap: RelMap | null = null
+  private dbs: DatabaseRow[] | null = null
+  private readonly perDb = new Map<number, DatabaseCatalog>()
+
+  constructor (readonly pgdata: string, readonly side: Side, readonly vi: VersionInfo) {
+    this.read = localReader(pgdata, side)
+    let segs: number[] | null = null
+    try {
+      segs = readdirSync(join(pgdata, 'pg_xact')).filter(f => /^[0-9A-F]{4,}$/.test(f)).map(f => parseInt(f, 16))
+    } catch { segs = null }
+    this.clog = new ClogReader(this.read, segs)
+  }
+
+  /** A relation's whole main fork: its segment files in turn, until one is missing. */
+  private async relationPages (dir: string, filenode: number): Promise<{ path: string, data: Buffer }> {
+    const base = `${dir}/${filenode}`
+    const parts: Buffer[] = [await this.read(base)]
+    for (let seg = 1; ; seg++) {
+      try {
+        parts.push(await this.read(`${base}.${seg}`))
+      } catch (e) {
+        if (e instanceof PgRewindError && e.data?.errno === 'ENOENT') break
+        throw e
+      }
+    }
+    return { path: base, data: parts.length === 1 ? parts[0] : Buffer.concat(parts) }
+  }
+
+  private async xactStatus (xid: number): Promise<XactStatus> {
+    return await this.clog.status(xid)
+  }
+
+  /** The row version's state: hint bits when set, else pg_xact. */
+  private async rowState (t: HeapTuple): Promise<RowState> {
+    let xmin: XactStatus
+    if ((t.infomask & HEAP_XMIN_COMMITTED) !== 0) xmin = 'committed' // also "frozen" (both bits)
+    else if ((t.infomask & HEAP_XMIN_INVALID) !== 0) xmin = 'aborted'
+    else xmin = await this.xactStatus(t.xmin)
+    if (xmin === 'aborted') return 'rolled-back'
+    if (xmin === 'in-progress' || xmin === 'sub-committed') return 'uncommitted'
+    if (xmin === 'unknown') return 'unknown'
+    // a lock, or a MultiXact (on catalog rows: locks only), does not delete
+    if ((t.infomask & HEAP_XMAX_INVALID) !== 0 || t.xmax === 0 || xmaxIsLockOnly(t.infomask) || (t.infomask & HEAP_XMAX_IS_MULTI) !== 0) return 'live'
+    if ((t.infomask & HEAP_XMAX_COMMITTED) !== 0) return 'deleted'
+    return (await this.xactStatus(t.xmax)) === 'committed' ? 'deleted' : 'live'
+  }
+
+  private async rows<T> (dir: string, filenode: number, columns: readonly CatalogColumn[], f: (row: CatalogRow, t: HeapTuple, state: RowState) => T): Promise<T[]> {
+    const { path, data } = await this.relationPages(dir, filenode)
+    const out: T[] = []
+    for (let block = 0; block * BLCKSZ < data.length; block++) {
+      const page = data.subarray(block * BLCKSZ, (block + 1) * BLCKSZ)
+      if (page.length < BLCKSZ) break
+      for (const t of heapPageTuples(page, path, block)) out.push(f(deformFixed(t, columns, path), t, await this.rowState(t)))
+    }
+    return out
+  }
+
+  private async relmap (dir: string): Promise<RelMap> {
+    const path = `${dir}/${RELMAPPER_FILENAME}`
+    return parseRelMap(await this.read(path), this.vi, path)
+  }
+
+  async sharedRelMap (): Promise<RelMap> {
+    this.sharedMap ??= await this.relmap('global')
+    return this.sharedMap
+  }
+
+  /** Every row version of pg_database. */
+  async databases (): Promise<DatabaseRow[]> {
+    if (this.dbs !== null) return this.dbs
+    const map = await this.sharedRelMap()
+    const filenode = map.get(PG_DATABASE_OID)
+    if (filenode === undefined) throw new PgRewindError('CATALOG_INVALID', 'the shared relation map has no entry for pg_database', { data: { path: `global/${RELMAPPER_FILENAME}` } })
+    this.dbs = await this.rows('global', filenode, this.vi.catalogs.pgDatabase, (r, _t, state) => ({
+      oid: num(r, 'oid'), name: str(r, 'datname'), tablespace: num(r, 'dattablespace'), state
+    }))
+    return this.dbs
+  }
+
+  /** The directory of a database's default tablespace, e.g. base/5. */
+  databaseDir (db: Pick<DatabaseRow, 'oid' | 'tablespace'>): string {
+    return databasePath(db.tablespace, db.oid, this.vi)
+  }
+
+  /** pg_class and pg_namespace of one database (every row version). */
+  async database (db: Pick<DatabaseRow, 'oid' | 'tablespace'>): Promise<DatabaseCatalog> {
+    const cached = this.perDb.get(db.oid)
+    if (cached !== undefined) return cached
+    const dir = this.databaseDir(db)
+    const local = await this.relmap(dir)
+    const shared = await this.sharedRelMap()
+    const classFilenode = local.get(PG_CLASS_OID)
+    if (classFilenode === undefined) throw new PgRewindError('CATALOG_INVALID', `the relation map of "${dir}" has no entry for pg_class`, { data: { path: `${dir}/${RELMAPPER_FILENAME}` } })
+    const classes = await this.rows(dir, classFilenode, this.vi.catalogs.pgClass, (r, t, state): ClassRow => {
+      const oid = num(r, 'oid')
+      const shared_ = r.relisshared === true
+      const relfilenode = num(r, 'relfilenode')
+      const reltablespace = num(r, 'reltablespace')
+      return {
+        oid,
+        name: str(r, 'relname'),
+        namespace: num(r, 'relnamespace'),
+        filenode: relfilenode !== 0 ? relfilenode : ((shared_ ? shared : local).get(oid) ?? 0),
+        tablespace: reltablespace !== 0 ? reltablespace : (shared_ ? GLOBALTABLESPACE_OID : db.tablespace),
+        toastrelid: num(r, 'reltoastrelid'),
+        kind: str(r, 'relkind'),
+        shared: shared_,
+        state,
+        updated: (t.infomask & HEAP_UPDATED) !== 0
+      }
+    })
+    const nsp = bestRow(classes.filter(c => c.oid === PG_NAMESPACE_OID))
+    if (nsp === undefined || nsp.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
+    const namespaces = await this.rows(databasePath(nsp.tablespace, db.oid, this.vi), nsp.filenode, this.vi.catalogs.pgNamespace, (r, _t, state) => ({
+      oid: num(r, 'oid'), name: str(r, 'nspname'), state
+    }))
+    const c = { classes, namespaces }
+    this.perDb.set(db.oid, c)
+    return c
+  }
+}

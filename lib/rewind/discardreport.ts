@@ -1,0 +1,192 @@
+import { isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
+import { parseRelationPath } from '../format/relpath'
+import type { VersionInfo } from '../format/versions'
+import type { RawDiscards, RawFile } from './discardcollector'
+import {
+  addRows, DiscardedDatabase, DiscardedRelation, DiscardReport, noRows, relationFlags, sortRelations, summarizeDatabases
+} from './discards'
+
+/**
+ * From what the collector counted per relation file to the report: files grouped
+ * into relations by the catalog's pg_class row (a rewritten table has two files),
+ * named; then, for what one side could not name, names from the other.
+ */
+
+function newRelation (database: number, name: Named<RelationName> | null, side: NameLookup['side']): DiscardedRelation {
+  const r = name !== null && !isUnresolved(name) ? name : null
+  return {
+    database,
+    oid: r?.oid ?? null,
+    schema: r?.schema ?? null,
+    name: r?.name ?? null,
+    kind: r?.kind ?? null,
+    toastOf: r?.toastOf ?? null,
+    systemCatalog: r?.systemCatalog ?? false,
+    nameSource: r !== null ? side : null,
+    unresolved: name !== null && isUnresolved(name) ? name.reason : null,
+    created: false,
+    dropped: false,
+    rewrites: 0,
+    truncations: 0,
+    committed: noRows(),
+    prepared: noRows(),
+    aborted: noRows(),
+    records: 0,
+    blocks: 0,
+    walBytes: 0,
+    files: []
+  }
+}
+
+/** Add one relation's (or file's) counts and files to another's. */
+function absorb (into: DiscardedRelation, from: Pick<DiscardedRelation, 'truncations' | 'committed' | 'prepared' | 'aborted' | 'records' | 'blocks' | 'walBytes' | 'files'>): void {
+  into.truncations += from.truncations
+  addRows(into.committed, from.committed)
+  addRows(into.prepared, from.prepared)
+  addRows(into.aborted, from.aborted)
+  into.records += from.records
+  into.blocks += from.blocks
+  into.walBytes += from.walBytes
+  into.files.push(...from.files)
+  into.files.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+  Object.assign(into, relationFlags(into))
+}
+
+function fileAsRelation (f: RawFile): Pick<DiscardedRelation, 'truncations' | 'committed' | 'prepared' | 'aborted' | 'records' | 'blocks' | 'walBytes' | 'files'> {
+  return {
+    truncations: f.truncations,
+    committed: f.committed,
+    prepared: f.prepared,
+    aborted: f.aborted,
+    records: f.records,
+    blocks: f.blocks,
+    walBytes: f.walBytes,
+    files: [{ path: f.path, created: f.created, dropped: f.dropped }]
+  }
+}
+
+/** The report, named as far as `lookup` (the target's catalog files) can. */
+export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup): Promise<DiscardReport> {
+  const dbNames = await lookup.databases(raw.databases.map(d => d.oid).filter(o => o !== 0))
+  const databases: DiscardedDatabase[] = raw.databases.map(d => {
+    const n = dbNames.get(d.oid)
+    return {
+      oid: d.oid,
+      name: n !== undefined && !isUnresolved(n) ? n.name : null,
+      nameSource: n !== undefined && !isUnresolved(n) ? lookup.side : null,
+      // the shared catalogs belong to no database: nothing to resolve
+      unresolved: n !== undefined && isUnresolved(n) ? n.reason : null,
+      created: d.created,
+      dropped: d.dropped,
+      committed: noRows(),
+      prepared: noRows(),
+      aborted: noRows(),
+      records: d.records,
+      blocks: 0,
+      walBytes: d.walBytes,
+      relationsCreated: 0,
+      relationsDropped: 0,
+      rewrites: 0,
+      truncations: 0
+    }
+  })
+  const relations: DiscardedRelation[] = []
+  const byDb = new Map<number, RawFile[]>()
+  for (const f of raw.files) {
+    const list = byDb.get(f.dbOid)
+    if (list === undefined) byDb.set(f.dbOid, [f])
+    else list.push(f)
+  }
+  for (const [dbOid, files] of byDb) {
+    const dbName = databases.find(d => d.oid === dbOid)?.name ?? null
+    const names = await lookup.relations(dbOid, dbName, files)
+    const byOid = new Map<number, DiscardedRelation>()
+    for (const f of files) {
+      const n = names.get(`${f.spcOid}/${f.relNumber}`) ?? { reason: 'not looked up' }
+      let rel: DiscardedRelation | undefined
+      if (!isUnresolved(n)) {
+        rel = byOid.get(n.oid)
+        if (rel === undefined) {
+          rel = newRelation(dbOid, n, lookup.side)
+          byOid.set(n.oid, rel)
+          relations.push(rel)
+        }
+      } else {
+        rel = newRelation(dbOid, n, lookup.side)
+        relations.push(rel)
+      }
+      absorb(rel, fileAsRelation(f))
+    }
+  }
+  const report: DiscardReport = {
+    from: raw.from,
+    to: raw.to,
+    records: raw.records,
+    walBytes: raw.walBytes,
+    transactions: raw.transactions,
+    databases,
+    relations: sortRelations(relations),
+    notes: raw.notes
+  }
+  summarizeDatabases(report)
+  return report
+}
+
+const hasUnresolved = (r: DiscardReport): boolean =>
+  r.databases.some(d => d.unresolved !== null) || r.relations.some(x => x.unresolved !== null)
+
+function appendReason (old: string | null, more: string): string {
+  return old === null ? more : `${old}; ${more}`
+}
+
+/**
+ * Names the other side knows for what the report could not name (a copy: the
+ * report given stays as it is). `vi` parses the files' paths back to their numbers.
+ */
+export async function completeDiscardNames (report: DiscardReport, lookup: NameLookup, vi: VersionInfo): Promise<DiscardReport> {
+  if (!hasUnresolved(report)) return report
+  const out: DiscardReport = structuredClone(report)
+  const dbs = out.databases.filter(d => d.unresolved !== null)
+  if (dbs.length > 0) {
+    const names = await lookup.databases(dbs.map(d => d.oid))
+    for (const d of dbs) {
+      const n = names.get(d.oid)
+      if (n === undefined) continue
+      if (isUnresolved(n)) d.unresolved = appendReason(d.unresolved, n.reason)
+      else Object.assign(d, { name: n.name, nameSource: lookup.side, unresolved: null })
+    }
+  }
+  const pending = out.relations.filter(r => r.unresolved !== null && r.oid === null)
+  const byDb = new Map<number, Array<{ rel: DiscardedRelation, spcOid: number, relNumber: number }>>()
+  for (const rel of pending) {
+    const p = rel.files.length === 1 ? parseRelationPath(rel.files[0].path, vi) : null
+    if (p === null) continue
+    const list = byDb.get(rel.database) ?? []
+    list.push({ rel, spcOid: p.spcOid, relNumber: p.relNumber })
+    byDb.set(rel.database, list)
+  }
+  const gone = new Set<DiscardedRelation>()
+  for (const [dbOid, list] of byDb) {
+    const dbName = out.databases.find(d => d.oid === dbOid)?.name ?? null
+    const names = await lookup.relations(dbOid, dbName, list)
+    for (const { rel, spcOid, relNumber } of list) {
+      const n = names.get(`${spcOid}/${relNumber}`)
+      if (n === undefined) continue
+      if (isUnresolved(n)) {
+        rel.unresolved = appendReason(rel.unresolved, n.reason)
+        continue
+      }
+      const same = out.relations.find(r => r !== rel && !gone.has(r) && r.database === dbOid && r.oid === n.oid)
+      if (same !== undefined) {
+        absorb(same, rel)
+        gone.add(rel)
+      } else {
+        const named = newRelation(dbOid, n, lookup.side)
+        Object.assign(rel, { oid: named.oid, schema: named.schema, name: named.name, kind: named.kind, toastOf: named.toastOf, systemCatalog: named.systemCatalog, nameSource: named.nameSource, unresolved: null })
+      }
+    }
+  }
+  out.relations = sortRelations(out.relations.filter(r => !gone.has(r)))
+  summarizeDatabases(out)
+  return out
+}

@@ -1,0 +1,192 @@
+/**
+ * The report of what a rewind throws away: the target's own history after the
+ * divergence point (everything its WAL records from there to its end), which the
+ * rewind replaces with the source's. Plain JSON, part of scanWal's result and of the
+ * pinned plan (schemas/defs.json discardReport).
+ *
+ * What is counted, and how:
+ * - transactions: one per COMMIT / COMMIT PREPARED record after the divergence point
+ *   (committed), one per ABORT / ABORT PREPARED record (aborted: a ROLLBACK, or a
+ *   ROLLBACK TO SAVEPOINT of a subtransaction that had written; WAL does not tell the
+ *   two apart), PREPAREs after it not finished by the end of the WAL (prepared), and
+ *   transactions that wrote after it but have no end record (unfinished: the target
+ *   stopped with them open; they roll back). beganBeforeFork counts those of them
+ *   that had started before the divergence point: their earlier changes are in the
+ *   WAL both sides share, but the source never saw them commit, so those are lost
+ *   too (and not in the row counts).
+ * - rows: what the heap records after the divergence point say (lib/wal/heap.ts),
+ *   per relation, in three buckets by how their transaction ended: committed (the
+ *   data the rewind really loses), prepared (lost with the prepared transaction),
+ *   aborted (rolled back or never finished: never visible, nothing lost).
+ * - records, blocks, walBytes of a relation: the records whose block references name
+ *   it (as pg_waldump's blkref lines), the distinct main-fork blocks they change, and
+ *   their total length; a database's records and walBytes count each record once.
+ * - created / dropped: a relation is created when all its files were created after
+ *   the divergence point (SMGR CREATE, or its database was created), dropped when
+ *   none of its files is left at the end (removed at a commit or an abort, or its
+ *   database was dropped); a new file for a relation that existed is a rewrite
+ *   (TRUNCATE, VACUUM FULL, CLUSTER, a rewriting ALTER TABLE); truncations are
+ *   SMGR TRUNCATE records of its main fork (VACUUM cutting empty pages off, TRUNCATE
+ *   in the transaction that created it).
+ * - names: from the target's catalog files (lib/catalog), else the source's; where
+ *   neither knows, the relation is listed by its file with the reason.
+ */
+
+export interface RowCounts { inserted: number, updated: number, deleted: number }
+
+export interface DiscardedFile {
+  /** main-fork path of the file in the data directory */
+  path: string
+  /** created after the divergence point */
+  created: boolean
+  /** gone at the end of the target's WAL */
+  dropped: boolean
+}
+
+/** Where a name came from: the target's own catalog files, or the source (its catalog files or SQL). */
+export type NameSource = 'target' | 'source'
+
+export interface DiscardedRelation {
+  /** database OID; 0 for the shared catalogs */
+  database: number
+  /** pg_class.oid, null when unresolved */
+  oid: number | null
+  schema: string | null
+  name: string | null
+  /** table, index, sequence, toast table, materialized view, … */
+  kind: string | null
+  /** a TOAST table's owner, schema-qualified */
+  toastOf: string | null
+  /** a system catalog (OID below 16384) or its TOAST table or index */
+  systemCatalog: boolean
+  nameSource: NameSource | null
+  /** why there is no name */
+  unresolved: string | null
+  created: boolean
+  dropped: boolean
+  rewrites: number
+  truncations: number
+  committed: RowCounts
+  prepared: RowCounts
+  aborted: RowCounts
+  records: number
+  blocks: number
+  walBytes: number
+  files: DiscardedFile[]
+}
+
+export interface DiscardedDatabase {
+  oid: number
+  name: string | null
+  nameSource: NameSource | null
+  unresolved: string | null
+  created: boolean
+  dropped: boolean
+  committed: RowCounts
+  prepared: RowCounts
+  aborted: RowCounts
+  records: number
+  blocks: number
+  walBytes: number
+  relationsCreated: number
+  relationsDropped: number
+  rewrites: number
+  truncations: number
+}
+
+export interface PreparedTransaction {
+  gid: string
+  xid: number
+  /** ISO 8601 */
+  preparedAt: string
+  database: number
+}
+
+export interface DiscardedTransactions {
+  committed: number
+  aborted: number
+  prepared: number
+  unfinished: number
+  beganBeforeFork: number
+  /** ISO 8601 commit times of the first and last commit record, null when none */
+  firstCommit: string | null
+  lastCommit: string | null
+  preparedTransactions: PreparedTransaction[]
+}
+
+export interface DiscardReport {
+  /** the divergence point */
+  from: string
+  /** the end of the target's WAL */
+  to: string
+  records: number
+  walBytes: number
+  transactions: DiscardedTransactions
+  databases: DiscardedDatabase[]
+  relations: DiscardedRelation[]
+  /** what the report could not account for (a record it could not decode, …) */
+  notes: string[]
+}
+
+export const noRows = (): RowCounts => ({ inserted: 0, updated: 0, deleted: 0 })
+
+export function addRows (into: RowCounts, from: RowCounts): void {
+  into.inserted += from.inserted
+  into.updated += from.updated
+  into.deleted += from.deleted
+}
+
+/** A report of nothing: no rewind is needed, or the target wrote nothing after the fork. */
+export function emptyDiscardReport (from: string, to: string): DiscardReport {
+  return {
+    from,
+    to,
+    records: 0,
+    walBytes: 0,
+    transactions: { committed: 0, aborted: 0, prepared: 0, unfinished: 0, beganBeforeFork: 0, firstCommit: null, lastCommit: null, preparedTransactions: [] },
+    databases: [],
+    relations: [],
+    notes: []
+  }
+}
+
+/** A relation's created/dropped/rewrites follow from its files. */
+export function relationFlags (r: Pick<DiscardedRelation, 'files'>): Pick<DiscardedRelation, 'created' | 'dropped' | 'rewrites'> {
+  const created = r.files.length > 0 && r.files.every(f => f.created)
+  const dropped = r.files.length > 0 && r.files.every(f => f.dropped)
+  const rewrites = r.files.filter(f => f.created).length - (created ? 1 : 0)
+  return { created, dropped, rewrites }
+}
+
+/** Recompute each database's sums over its relations (after relations were grouped or merged). */
+export function summarizeDatabases (report: DiscardReport): void {
+  for (const db of report.databases) {
+    db.committed = noRows()
+    db.prepared = noRows()
+    db.aborted = noRows()
+    db.blocks = 0
+    db.relationsCreated = 0
+    db.relationsDropped = 0
+    db.rewrites = 0
+    db.truncations = 0
+  }
+  const byOid = new Map(report.databases.map(d => [d.oid, d]))
+  for (const r of report.relations) {
+    const db = byOid.get(r.database)
+    if (db === undefined) continue
+    addRows(db.committed, r.committed)
+    addRows(db.prepared, r.prepared)
+    addRows(db.aborted, r.aborted)
+    db.blocks += r.blocks
+    if (r.created) db.relationsCreated++
+    if (r.dropped) db.relationsDropped++
+    db.rewrites += r.rewrites
+    db.truncations += r.truncations
+  }
+}
+
+/** Relations in a stable order: by database, then name (unresolved last, by path). */
+export function sortRelations (rels: DiscardedRelation[]): DiscardedRelation[] {
+  const key = (r: DiscardedRelation): string => `${String(r.database).padStart(10, '0')}/${r.name === null ? `~${r.files[0]?.path ?? ''}` : `${r.schema ?? ''}.${r.name}`}`
+  return rels.sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+}
