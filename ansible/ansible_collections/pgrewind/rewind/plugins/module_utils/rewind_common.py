@@ -338,7 +338,32 @@ def plan_summary(plan, block_size=8192, files=20):
         changed_blocks=changed_blocks,
         files=[_entry_line(e, block_size) for e in shown],
         files_omitted=len(plan['entries']) - len(shown),
+        journal_bytes=totals.get('journalBytes', 0),
+        method=plan.get('method'),
+        discards=plan.get('discards'),
     )
+
+
+def discards_lines(discards):
+    """The report of what the rewind throws away, in a few lines (the JSON is
+    returned whole under plan.discards)."""
+    if not discards:
+        return []
+    tx = discards.get('transactions', {})
+    line = 'discards %d committed transactions' % tx.get('committed', 0)
+    if tx.get('firstCommit'):
+        line += ' (%s ... %s)' % (tx.get('firstCommit'), tx.get('lastCommit'))
+    line += ', %d aborted, %d prepared' % (tx.get('aborted', 0), tx.get('prepared', 0))
+    lines = [line]
+    for r in discards.get('relations', [])[:10]:
+        rows = (r.get('rows') or {}).get('committed') or {}
+        name = r.get('name') or r.get('unresolved') or '?'
+        if r.get('schema'):
+            name = '%s.%s' % (r['schema'], name)
+        lines.append('  %s: %d rows inserted, %d updated, %d deleted%s%s' % (
+            name, rows.get('inserted', 0), rows.get('updated', 0), rows.get('deleted', 0),
+            ' (created)' if r.get('created') else '', ' (dropped)' if r.get('dropped') else ''))
+    return lines
 
 
 def plan_has_work(plan):
@@ -386,6 +411,10 @@ def plan_diff(target_info, plan, summary):
     cb = summary['changed_blocks']
     if cb['blocks']:
         after.append('  changed blocks: %d in %d files, %d bytes' % (cb['blocks'], cb['files'], cb['bytes']))
+    method = plan.get('method') or {}
+    if method.get('kind') == 'compare':
+        after.append('  changed blocks found by comparing with the source: %s' % method.get('why'))
+    after += discards_lines(plan.get('discards'))
     if summary['files']:
         after.append('files (first %d of %d):' % (len(summary['files']), summary['entries']))
         after += ['  ' + line for line in summary['files']]

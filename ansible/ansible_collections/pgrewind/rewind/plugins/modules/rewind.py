@@ -176,6 +176,21 @@ plan:
     files_omitted:
       description: Entries not listed in I(files).
       type: int
+    journal_bytes:
+      description: Bytes the undo journal will hold (old blocks and tails; files moved aside cost nothing).
+      type: int
+    method:
+      description: >-
+        How the plan knows which blocks changed - C(kind) C(wal) (from the target's WAL) or C(compare)
+        (every block compared with the source, when hint bits were not WAL-logged), C(why), C(extraBlocks), C(comparison).
+      type: dict
+    discards:
+      description: >-
+        What the rewind throws away of the old primary's history after the divergence point (the JSON of
+        schemas/defs.json discardReport) - C(transactions) (C(committed), C(aborted), C(prepared), C(firstCommit),
+        C(lastCommit), ...), C(databases), C(relations) with rows inserted, updated and deleted.
+        Assert on it before applying, e.g. C(planned.plan.discards.transactions.committed == 0).
+      type: dict
     target:
       description: The target's identity when the plan was built (pgdata, state, timeline, checkpoint, systemIdentifier).
       type: dict
