@@ -17,6 +17,12 @@ export function ioCode (side: Side): ErrorCode {
   return side === 'target' ? 'TARGET_IO' : 'SOURCE_IO'
 }
 
+/** A failed system call on one side's file, typed (TARGET_IO or SOURCE_IO), with its errno. */
+export function fileError (side: Side, what: string, path: string, e: unknown): PgRewindError {
+  const err = e as NodeJS.ErrnoException
+  return new PgRewindError(ioCode(side), `${what} "${path}": ${err.message}`, { data: { path, errno: err.code } })
+}
+
 export function readWholeFile (pgdata: string, path: string, side: Side): Buffer {
   try {
     return readFileSync(join(pgdata, path))

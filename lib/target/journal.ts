@@ -1,13 +1,13 @@
 import {
   closeSync, constants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
-  readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync, writeSync
+  readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { readAt } from '../datadir/files'
+import { fileError, readAt } from '../datadir/files'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
 import { beforeChange } from './failpoint'
-import { fsyncDir } from './fsync'
+import { fsyncDir, replaceFile, writeAll } from './durable'
 
 /**
  * The undo journal of an apply: before the rewind changes anything in the target, it
@@ -63,26 +63,10 @@ export interface JournalHeader {
   pgdata: string
 }
 
-function ioError (what: string, path: string, e: unknown): PgRewindError {
-  const err = e as NodeJS.ErrnoException
-  return new PgRewindError('TARGET_IO', `${what} "${path}": ${err.message}`, { data: { path, errno: err.code } })
-}
+const ioError = (what: string, path: string, e: unknown): PgRewindError => fileError('target', what, path, e)
 
-function writeAll (fd: number, b: Buffer, position?: number): void {
-  let done = 0
-  while (done < b.length) done += writeSync(fd, b, done, b.length - done, position === undefined ? null : position + done)
-}
-
-/** Write a file durably under its final name (temp, fsync, rename, fsync the directory). */
 function writeDurably (path: string, data: Buffer | string, mode: number): void {
-  const tmp = `${path}.tmp`
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode)
-  try {
-    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fsyncSync(fd)
-  } finally { closeSync(fd) }
-  renameSync(tmp, path)
-  fsyncDir(dirname(path))
+  replaceFile(path, data, { tmp: `${path}.tmp`, mode })
 }
 
 function lstatOrNull (p: string): Stats | null {

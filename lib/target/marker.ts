@@ -1,9 +1,9 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { confQuote } from '../format/conffile'
 import { JOURNAL_DIR } from '../datadir/listing'
-import { fsyncDir } from './fsync'
+import { replaceFile } from './durable'
 
 /**
  * A half-rewound target must not start: from the first change until the rewind is
@@ -64,16 +64,7 @@ export function rewindInProgress (pgdata: string): boolean {
 
 function replaceDurably (pgdata: string, text: string): void {
   const path = join(pgdata, MARKER_FILE)
-  const tmp = `${path}.pgrewind-lift`
-  const fd = openSync(tmp, 'w', statSync(path).mode & 0o777)
-  try {
-    const b = Buffer.from(text)
-    let done = 0
-    while (done < b.length) done += writeSync(fd, b, done, b.length - done)
-    fsyncSync(fd)
-  } finally { closeSync(fd) }
-  renameSync(tmp, path)
-  fsyncDir(pgdata)
+  replaceFile(path, text, { tmp: `${path}.pgrewind-lift`, mode: statSync(path).mode & 0o777 })
 }
 
 /**

@@ -1,12 +1,13 @@
 import {
-  closeSync, constants, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
+  closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
   readlinkSync, symlinkSync, unlinkSync, writeSync
 } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { TEMP_SUFFIX } from '../datadir/listing'
 import { beforeChange } from './failpoint'
-import { fsyncDir } from './fsync'
+import { replaceFile } from './durable'
+import { fileError } from '../datadir/files'
 import type { Journal } from './journal'
 import { checkLinkTarget, checkRelativePath, PathOp, symlinkAllowedAt, unsafePath } from './pathsafety'
 
@@ -29,10 +30,7 @@ export interface WriterStats {
   symlinksRemoved: number
 }
 
-function ioError (what: string, path: string, e: unknown): PgRewindError {
-  const err = e as NodeJS.ErrnoException
-  return new PgRewindError('TARGET_IO', `${what} "${path}": ${err.message}`, { data: { path, errno: err.code } })
-}
+const ioError = (what: string, path: string, e: unknown): PgRewindError => fileError('target', what, path, e)
 
 /**
  * The one way the rewind changes the target data directory. Every path is checked
@@ -230,25 +228,9 @@ export class TargetWriter {
     if (this.openPath === path) this.closeOpen()
     this.stats.bytesWritten += Buffer.byteLength(data)
     if (this.opts.dryRun) return
-    const tmp = `${path}${TEMP_SUFFIX}`
-    let fd: number
     try {
-      beforeChange()
-      fd = openSync(this.full(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, this.opts.fileMode)
-    } catch (e) { throw ioError('could not open target file', tmp, e) }
-    try {
-      const b = typeof data === 'string' ? Buffer.from(data) : data
-      let done = 0
-      while (done < b.length) done += writeSync(fd, b, done, b.length - done)
-      if (opts.sync !== false) fsyncSync(fd)
-    } catch (e) {
-      throw ioError('could not write file', tmp, e)
-    } finally { closeSync(fd) }
-    try {
-      beforeChange()
-      renameSync(this.full(tmp), this.full(path))
-    } catch (e) { throw ioError('could not rename file', tmp, e) }
-    if (opts.sync !== false) fsyncDir(dirname(this.full(path)))
+      replaceFile(this.full(path), data, { tmp: this.full(`${path}${TEMP_SUFFIX}`), mode: this.opts.fileMode, sync: opts.sync, step: beforeChange })
+    } catch (e) { throw ioError('could not write file durably', path, e) }
   }
 
   /**
