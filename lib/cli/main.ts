@@ -11,7 +11,7 @@ async function main (argv: string[]): Promise<number> {
   // Subcommands are loaded when used: the one-shot rewind, which HA tools start at the
   // worst moment, need not pay for the JSON-RPC server, its schemas or the drill.
   switch (argv[0]) {
-    case 'drill': return await (require('./drill') as typeof import('./drill')).drillCommand(argv.slice(1), process.argv[1])
+    case 'drill': return await (require('./drill') as typeof import('./drill')).drillCommand(argv.slice(1))
     case 'rpc': return await (require('./rpc') as typeof import('./rpc')).rpcCommand(argv.slice(1), VERSION)
     case 'plan': return await (require('./plan') as typeof import('./plan')).planCommand(argv.slice(1))
     case 'apply': return await (require('./apply') as typeof import('./apply')).applyCommand(argv.slice(1))

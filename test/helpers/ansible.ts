@@ -3,6 +3,7 @@ import { chmodSync, Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CLI, chownToRunner, removeTree } from '../harness'
+import { runtime } from '../../lib/harness/runtime'
 
 /**
  * Running the Ansible collection (ansible/ansible_collections/pgrewind/rewind) the
@@ -136,7 +137,9 @@ export function scratchDir (prefix: string, owned = false): string {
 /** A `pgrewind` command for the modules: the compiled CLI of this checkout. */
 export function pgrewindWrapper (dir: string): string {
   const p = join(dir, 'pgrewind')
-  writeFileSync(p, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`)
+  // from a copy staged for the modules' user (lib/harness/runtime.ts): without the test runner's loader
+  const rt = runtime()
+  writeFileSync(p, `#!/bin/sh\n${rt.staged ? 'unset NODE_OPTIONS\n' : ''}exec "${rt.node}" "${CLI}" "$@"\n`)
   chmodSync(p, 0o755)
   return p
 }
