@@ -31,19 +31,21 @@ export function rootOnlyCopy (): { dir: string, project: string, remove: () => v
 export interface SelfRun { code: number | null, stdout: string, stderr: string }
 
 /** Run a command as ourselves, without tap's loaders and variables in its environment. */
-export async function runSelf (cmd: string, args: string[], opts: { cwd?: string, env?: Record<string, string | undefined>, timeoutMs?: number } = {}): Promise<SelfRun> {
+export async function runSelf (cmd: string, args: string[], opts: { cwd?: string, env?: Record<string, string | undefined>, input?: string, timeoutMs?: number } = {}): Promise<SelfRun> {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const k of Object.keys(env)) if (k.startsWith('TAP') || k.startsWith('_TAPJS') || k === 'NODE_OPTIONS') delete env[k]
   for (const [k, v] of Object.entries(opts.env ?? {})) { if (v === undefined) delete env[k]; else env[k] = v }
   return await new Promise((resolve, reject) => {
     // env -u: tap puts its loader back into every child's NODE_OPTIONS
-    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args], { cwd: opts.cwd ?? '/', env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args], { cwd: opts.cwd ?? '/', env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000)
     child.on('error', reject)
+    child.stdin.on('error', () => { /* it may exit without reading */ })
+    child.stdin.end(opts.input ?? '')
     child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
   })
 }
