@@ -23,6 +23,7 @@ import { DEBIAN15, pgRewindWrapper, requirePackage } from './helpers/ha'
  */
 requirePackage('/usr/bin/patroni', 'patroni')
 requirePackage('/usr/bin/etcd', 'etcd-server')
+requirePackage('/usr/lib/python3/dist-packages/etcd/__init__.py', 'python3-etcd')
 requirePackage(join(DEBIAN15, 'postgres'), 'postgresql-15')
 
 async function freePort (): Promise<number> {
@@ -112,7 +113,7 @@ for (const v of variants) {
     daemon(t, '/usr/bin/etcd', ['--name', 'e1', '--data-dir', makeDir(join(dir, 'etcd')),
       '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
       '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster', `e1=http://127.0.0.1:${etcdPeer}`], join(dir, 'etcd.log'))
+      '--initial-cluster', `e1=http://127.0.0.1:${etcdPeer}`, '--enable-v2=true'], join(dir, 'etcd.log'))
     await until('etcd', 60_000, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok)
 
     const auth = v.scram ? 'scram-sha-256' : 'trust'
@@ -133,15 +134,14 @@ for (const v of variants) {
         },
         // written by Patroni on every member (a config_dir has no pg_hba.conf of its own)
         pg_hba: hba,
-        parameters: {
-          unix_socket_directories: dir,
-          ...(v.restoreAndConfigDir ? { restore_command: `cp ${archive}/%f %p` } : {})
-        }
+        parameters: { unix_socket_directories: dir }
       }
       if (v.restoreAndConfigDir) {
-        // Debian's layout: the configuration in its own directory (Patroni renames this file to postgresql.base.conf and includes it)
+        // Debian's layout: the configuration in its own directory (Patroni renames this file to
+        // postgresql.base.conf and includes it); restore_command there is in force on a primary
+        // too, so Patroni always finds it (postgres -C) and passes --restore-target-wal
         postgresql.config_dir = makeDir(join(dir, `${name}.conf`))
-        writeFileSync(join(dir, `${name}.conf`, 'postgresql.conf'), '# the operator\'s settings\n')
+        writeFileSync(join(dir, `${name}.conf`, 'postgresql.conf'), `# the operator's settings\nrestore_command = 'cp ${archive}/%f %p'\n`)
         chownToRunner(join(dir, `${name}.conf`, 'postgresql.conf'))
       }
       const config = {
@@ -149,7 +149,9 @@ for (const v of variants) {
         name,
         log: { level: 'INFO' },
         restapi: { listen: `127.0.0.1:${m.apiPort}`, connect_address: `127.0.0.1:${m.apiPort}` },
-        etcd3: { hosts: `127.0.0.1:${etcdClient}` },
+        // etcd's v2 API: Patroni reads the cluster afresh every loop (its etcd3 client's watch cache
+        // can hand a resumed Patroni its own expired leader key back, for a moment)
+        etcd: { hosts: `127.0.0.1:${etcdClient}` },
         bootstrap: {
           dcs: {
             // short, for a quick failover, with room for a loaded machine (loop_wait + 2 * retry_timeout < ttl)
