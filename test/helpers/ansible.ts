@@ -55,7 +55,10 @@ export function ansibleEnv (extra: Record<string, string> = {}): NodeJS.ProcessE
 export async function runAsSelf (cmd: string, args: string[], opts: { cwd?: string, env?: NodeJS.ProcessEnv, onSpawn?: (pid: number) => void, timeoutMs?: number } = {}): Promise<Run> {
   const t0 = Date.now()
   return await new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? ansibleEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    // tap puts its loader back into every child's NODE_OPTIONS; the modules' user cannot read
+    // it in a checkout only root can read (lib/harness/runtime.ts), so keep it from their node
+    const [c, a] = runtime().staged ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args]] : [cmd, args]
+    const child = spawn(c, a, { cwd: opts.cwd ?? ROOT, env: opts.env ?? ansibleEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
