@@ -18,4 +18,7 @@ function readVersion (): string {
   return 'unknown'
 }
 
-export const VERSION = readVersion()
+/** Set by the bundler of the single executable (scripts/package.js), which has no package.json beside it. */
+declare const PGREWIND_BUNDLED_VERSION: string | undefined
+
+export const VERSION = typeof PGREWIND_BUNDLED_VERSION === 'string' ? PGREWIND_BUNDLED_VERSION : readVersion()

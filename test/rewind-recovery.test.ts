@@ -3,8 +3,9 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readF
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { childEnv, spawnIdentity } from '../lib/harness/runas'
+import { cliCommand } from '../lib/harness/runtime'
 import {
-  CLI, Cluster, diverge, Pair, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair
+  Cluster, diverge, Pair, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair
 } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 
@@ -144,7 +145,8 @@ t.test('the source connection killed mid-fetch: an error, then the re-run comple
 
 t.test('SIGTERM during the copy stops at a safe point and says so', async t => {
   const pair = await diverged(t, { heavy: true })
-  const child = spawn(process.execPath, [CLI, ...local(pair)], { env: childEnv({ PGREWIND_FAILPOINT: 'pause:3' }), stdio: ['ignore', 'pipe', 'pipe'], ...spawnIdentity() })
+  const c = cliCommand(local(pair))
+  const child = spawn(c.cmd, c.args, { env: childEnv({ PGREWIND_FAILPOINT: 'pause:3' }), stdio: ['ignore', 'pipe', 'pipe'], ...spawnIdentity() })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   // once it is copying (the marker is there), ask it to stop

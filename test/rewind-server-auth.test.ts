@@ -4,7 +4,8 @@ import { copyFileSync, lstatSync, readdirSync, readFileSync, writeFileSync, chmo
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { childEnv, spawnIdentity } from '../lib/harness/runas'
-import { chownToRunner, CLI, Cluster, diverge, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
+import { cliCommand } from '../lib/harness/runtime'
+import { chownToRunner, Cluster, diverge, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
 /**
  * A least-privileged role with SCRAM authentication over TLS (verify-full), and
@@ -170,7 +171,8 @@ t.test('a password in --source-server is hidden from our command line while we r
   t.teardown(async () => { for (const s of sockets) s.destroy(); silent.close(); await target.destroy() })
   const port = (silent.address() as { port: number }).port
   const secret = 'hunter2-in-the-connstr'
-  const child = spawn(process.execPath, [CLI, '-D', target.dataDir, '--source-server', `host=127.0.0.1 port=${port} password=${secret} connect_timeout=4`],
+  const c = cliCommand(['-D', target.dataDir, '--source-server', `host=127.0.0.1 port=${port} password=${secret} connect_timeout=4`])
+  const child = spawn(c.cmd, c.args,
     { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...spawnIdentity() })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })

@@ -48,9 +48,29 @@ t.test('a planted symlink cannot redirect writes', async t => {
   t.equal(code(() => w.writeAt('base/victim', 0, Buffer.from('owned'))), 'UNSAFE_PATH', 'no write through a directory symlink')
   t.equal(code(() => w.removeFile('base/victim')), 'UNSAFE_PATH', 'no removal through a directory symlink')
   t.equal(code(() => w.writeAt('link_file', 0, Buffer.from('owned'))), 'TARGET_IO', 'no write through a symlink at the file name (O_NOFOLLOW)')
-  t.equal(code(() => w.symlink('base/evil', '/etc')), 'UNSAFE_PATH', 'symlinks only where PostgreSQL has them')
+  t.equal(code(() => w.symlink('base/evil', '/etc')), 'UNSAFE_PATH', 'no link created below a planted directory link')
   t.equal(code(() => w.symlink('pg_tblspc/123', 'relative/target')), 'UNSAFE_PATH', 'a tablespace link target must be absolute')
   t.equal(code(() => w.symlink('pg_tblspc/123', '/srv/../etc')), 'UNSAFE_PATH', 'no .. in a link target')
+  t.equal(readFileSync(join(outside, 'victim'), 'utf8'), 'precious\n')
+})
+
+t.test('a link of the source outside pg_tblspc and pg_wal is recreated, never written through', async t => {
+  const { pgdata, outside } = fresh(t)
+  mkdirSync(join(pgdata, 'global'))
+  const w = new TargetWriter(pgdata, { dryRun: false, dirMode: 0o700, fileMode: 0o600 })
+  t.equal(code(() => w.symlink('server.key', join(outside, 'victim'))), 'no error', 'a linked configuration file, as pg_rewind recreates it')
+  t.equal(lstatSync(join(pgdata, 'server.key')).isSymbolicLink(), true)
+  t.equal(code(() => w.symlink('conf.d', outside)), 'no error', 'a linked directory')
+  t.equal(code(() => w.writeAt('server.key', 0, Buffer.from('owned'))), 'TARGET_IO', 'no write through it (O_NOFOLLOW)')
+  t.equal(code(() => w.writeAt('conf.d/victim', 0, Buffer.from('owned'))), 'UNSAFE_PATH', 'no write below it')
+  t.equal(code(() => w.truncate('conf.d/victim', 0)), 'UNSAFE_PATH', 'no truncation below it')
+  t.equal(code(() => w.symlink('conf.d/x', '/etc')), 'UNSAFE_PATH', 'no link below it')
+  let err: PgRewindError | null = null
+  try { w.symlink('global/x', '../outside/victim') } catch (e) { err = e as PgRewindError }
+  t.equal(err?.code, 'UNSAFE_PATH', 'a relative link target is refused')
+  t.equal(err?.message, 'target symlink path is unsafe for symlink creation: "global/x"')
+  t.equal(err?.detail, 'The source\'s symbolic link "global/x" points to "../outside/victim", a relative path.', 'what was found')
+  t.match(err?.hint, /Make "global\/x" on the source an absolute link, or create the link on the target yourself/, 'what to do')
   t.equal(readFileSync(join(outside, 'victim'), 'utf8'), 'precious\n')
 })
 

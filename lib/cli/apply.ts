@@ -7,7 +7,7 @@ import { PlanInput, Ports } from '../steps/types'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
 import { writeRecoveryConf } from '../steps/writeRecoveryConf'
 import { OptionSpec, parseArgs, syncMethodOption, usageError } from './args'
-import { journalOptions, refuseRoot, sourceOpener, stopOnSignals } from './common'
+import { asTargetOwner, journalOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 import { PlanFile } from './plan'
 
@@ -78,8 +78,9 @@ export async function applyCommand (argv: string[]): Promise<number> {
   const { opts, positional } = parseArgs(argv, APPLY_OPTIONS, prog)
   if (positional.length !== 1) throw usageError(positional.length === 0 ? 'no plan file specified' : `too many command-line arguments (first is "${positional[1]}")`, prog)
   const syncMethod = syncMethodOption(opts, prog)
-  refuseRoot()
+  // read as the caller (a plan kept where only root can read it), then as the target's owner
   const file = readPlanFile(positional[0])
+  asTargetOwner(file.target.pgdata, stderrLogger({ debug: opts.has('debug') }))
   const expect = opts.get('expect-digest')
   if (typeof expect === 'string' && expect !== file.plan.digest) {
     throw new PgRewindError('PLAN_DIGEST', `the plan's digest is ${file.plan.digest}, not the expected ${expect}`, {

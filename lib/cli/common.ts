@@ -3,16 +3,16 @@ import { PgRewindError } from '../errors'
 import { openSource } from '../source/open'
 import { RewindSource } from '../source/types'
 import { Logger, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
+import { becomeTargetOwner } from './privileges'
 import { syncMethodOption, usageError } from './args'
 import { PROG } from './output'
 
-/** What the subcommands share: the root refusal, the source port, pg_rewind's options. */
+/** What the subcommands share: running as the target's owner, the source port, pg_rewind's options. */
 
-/** Like pg_rewind: a rewind run by root would leave root-owned files in the data directory. */
-export function refuseRoot (): void {
-  if (typeof process.geteuid === 'function' && process.geteuid() === 0) {
-    throw new PgRewindError('RUN_AS_ROOT', 'cannot be executed by "root"', { hint: `You must run ${PROG} as the PostgreSQL superuser.` })
-  }
+/** Run as root: continue as the owner of the target data directory (privileges.ts), and say so with --debug. */
+export function asTargetOwner (pgdata: string, log: Logger): void {
+  const user = becomeTargetOwner(pgdata)
+  if (user !== null) log.debug(`running as user "${user}", the owner of the target data directory`)
 }
 
 /** The steps' openSource port, with the libpq side's debug and warning messages in our log. */

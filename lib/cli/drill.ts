@@ -6,6 +6,8 @@ import { openSource } from '../source/open'
 import { rewind } from '../steps/rewind'
 import { silentLogger } from '../steps/types'
 import { destroyPair, diverge, rejoinAndCompare, setupPair } from '../harness/scenario'
+import { findBinDir } from '../harness/bindir'
+import { cliCommand, projectRoot, runtime } from '../harness/runtime'
 import { noPositional, parseArgs, usageError } from './args'
 import { PROG } from './output'
 
@@ -65,9 +67,10 @@ Options:
 
 /**
  * PostgreSQL refuses to run as root, and so does the rewind: as root, run the whole
- * drill as the unprivileged user instead.
+ * drill as the unprivileged user instead — from this checkout, or from a copy staged
+ * for that user when it cannot read the checkout (lib/harness/runtime.ts).
  */
-export async function drillCommand (argv: string[], script: string): Promise<number> {
+export async function drillCommand (argv: string[]): Promise<number> {
   const prog = `${PROG} drill`
   const { opts, positional } = parseArgs(argv, [{ long: 'pg-version', arg: true }, { long: 'all' }, { short: '?', long: 'help' }], prog)
   if (opts.has('help')) {
@@ -78,11 +81,19 @@ export async function drillCommand (argv: string[], script: string): Promise<num
   const v = opts.get('pg-version')
   const major = v === undefined ? SUPPORTED_MAJORS[SUPPORTED_MAJORS.length - 1] as number : Number(v)
   if (!isSupportedMajor(major)) throw usageError(`unsupported PostgreSQL version "${String(v)}" (use one of ${SUPPORTED_MAJORS.join(', ')})`, prog)
-  if (unprivilegedUser() !== null) {
-    const child = spawn(process.execPath, [script, 'drill', ...argv], { cwd: '/', env: childEnv(), stdio: 'inherit', ...spawnIdentity() })
+  const majors = opts.has('all') ? [...SUPPORTED_MAJORS] : [major]
+  const runner = unprivilegedUser()
+  if (runner !== null) {
+    for (const m of majors) findBinDir(m, 'embedded') // staged for that user, if need be
+    const rt = runtime()
+    if (rt.staged) {
+      process.stdout.write(`running as user "${runner.name}", from a copy staged for it in ${rt.root} ` +
+        `("${runner.name}" cannot read ${projectRoot()}; the copy is removed at the end)\n`)
+    }
+    const c = cliCommand(['drill', ...argv])
+    const child = spawn(c.cmd, c.args, { cwd: '/', env: childEnv(), stdio: 'inherit', ...spawnIdentity() })
     return await new Promise(resolve => child.on('close', code => resolve(code ?? 1)))
   }
-  const majors = opts.has('all') ? [...SUPPORTED_MAJORS] : [major]
   let ok = true
   for (const m of majors) {
     try {

@@ -3,11 +3,31 @@ import { hintFor } from '../errorcodes'
 import { PgRewindError } from '../errors'
 import { Logger, Progress } from '../steps/types'
 
-/** Messages go to stderr as `<prog>: …`, like pg_rewind's (HA tools parse them). */
-export const PROG = (() => {
-  const b = basename(process.argv[1] ?? 'pgrewind').replace(/\.js$/, '')
-  return b === 'pg_rewind' ? 'pg_rewind' : 'pgrewind'
-})()
+/**
+ * The path pgrewind was started as, links not followed: a script's argv[1] under
+ * node; the single executable's own argv[0] (process.argv0, which process.argv
+ * replaces with the resolved executable).
+ */
+export function invokedAs (): string {
+  const sea = isSingleExecutable()
+  return (sea ? process.argv0 : process.argv[1]) ?? 'pgrewind'
+}
+
+/** Are we the single executable (npm run package), not node running dist/? */
+export function isSingleExecutable (): boolean {
+  try {
+    return (require('node:sea') as { isSea: () => boolean }).isSea()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Messages go to stderr as `<prog>: …`, like pg_rewind's (HA tools parse them):
+ * `pg_rewind` when started under that name (a link or a copy named pg_rewind in a
+ * bin_dir), else `pgrewind`.
+ */
+export const PROG = basename(invokedAs()).replace(/\.js$/, '') === 'pg_rewind' ? 'pg_rewind' : 'pgrewind'
 
 /** pg_rewind's messages: info always, progress with -P (or --debug), debug with --debug. */
 export function stderrLogger (o: { debug?: boolean, progress?: boolean, quiet?: boolean }, write: (s: string) => void = s => process.stderr.write(s)): Logger {

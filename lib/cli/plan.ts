@@ -5,7 +5,7 @@ import { formatDebugMap } from '../rewind/filemap'
 import { planRewind } from '../steps/rewind'
 import { Plan, Ports, SourceSpec, StepOptions } from '../steps/types'
 import { noPositional, OptionSpec, parseArgs, REWIND_OPTIONS, usageError } from './args'
-import { refuseRoot, rewindOptions, sourceOpener } from './common'
+import { asTargetOwner, rewindOptions, sourceOpener } from './common'
 import { PROG, stderrLogger } from './output'
 import { discardSummaryLines } from './discards'
 
@@ -64,13 +64,13 @@ export async function planCommand (argv: string[]): Promise<number> {
   if (typeof out !== 'string') throw usageError('no plan file specified (--out)', prog)
   if (opts.has('write-recovery-conf')) throw usageError('--write-recovery-conf is an option of apply', prog)
   const o = rewindOptions(opts, prog)
-  refuseRoot()
   // planning never changes the target: no crash recovery (that is a dry run's rule)
   const options: StepOptions = { ...o.options, dryRun: true }
   const source: SourceSpec = o.source.pgdata !== undefined ? { pgdata: resolve(o.source.pgdata) } : o.source
   const target = { pgdata: resolve(o.target.pgdata) }
   // the summary on stdout says what the steps' messages would
   const log = stderrLogger({ ...o, quiet: true })
+  asTargetOwner(target.pgdata, log)
   const ports: Ports = { log, openSource: sourceOpener(log) }
 
   const { plan } = await planRewind({ target, source, options }, ports)

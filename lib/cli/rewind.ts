@@ -3,7 +3,7 @@ import { formatDebugMap } from '../rewind/filemap'
 import { rewind } from '../steps/rewind'
 import { Plan, Ports, Progress } from '../steps/types'
 import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
-import { refuseRoot, rewindOptions, sourceOpener, stopOnSignals } from './common'
+import { asTargetOwner, rewindOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 import { discardSummaryLines } from './discards'
 
@@ -66,8 +66,8 @@ export async function rewindCommand (argv: string[]): Promise<number> {
   const { opts, positional } = parseArgs(argv, REWIND_OPTIONS, PROG)
   noPositional(positional, PROG)
   const o = rewindOptions(opts)
-  refuseRoot()
   const log = stderrLogger(o)
+  asTargetOwner(o.target.pgdata, log)
   const meter = new ProgressMeter()
   let connected = false
   let copied: Progress | null = null

@@ -1,6 +1,6 @@
 import { rollback } from '../steps/rollback'
 import { noPositional, parseArgs, usageError } from './args'
-import { refuseRoot } from './common'
+import { asTargetOwner } from './common'
 import { PROG, stderrLogger } from './output'
 
 export const ROLLBACK_HELP = `${PROG} rollback: undo a rewind from its journal.
@@ -31,8 +31,8 @@ export async function rollbackCommand (argv: string[]): Promise<number> {
   noPositional(positional, prog)
   const pgdata = opts.get('target-pgdata')
   if (typeof pgdata !== 'string') throw usageError('no target data directory specified (--target-pgdata)', prog)
-  refuseRoot()
   const log = stderrLogger({ debug: opts.has('debug') })
+  asTargetOwner(pgdata, log)
   const r = await rollback({ target: { pgdata }, discard: opts.has('discard') }, { log })
   if (opts.has('json')) process.stdout.write(JSON.stringify(r) + '\n')
   else log.info(r.message)

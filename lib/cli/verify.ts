@@ -5,7 +5,7 @@ import { Plan, Ports } from '../steps/types'
 import { verify } from '../steps/verify'
 import { readPlanFile } from './apply'
 import { noPositional, parseArgs, usageError } from './args'
-import { refuseRoot, sourceOpener } from './common'
+import { asTargetOwner, sourceOpener } from './common'
 import { PROG, stderrLogger } from './output'
 
 export const VERIFY_HELP = `${PROG} verify: check a finished rewind against the source.
@@ -46,8 +46,8 @@ export async function verifyCommand (argv: string[]): Promise<number> {
   if (typeof target !== 'string') throw usageError('no target data directory specified (--target-pgdata)', prog)
   if (sp === undefined && ss === undefined) throw usageError('no source specified (--source-pgdata or --source-server)', prog)
   if (sp !== undefined && ss !== undefined) throw usageError('only one of --source-pgdata or --source-server can be specified', prog)
-  refuseRoot()
   const pgdata = resolve(target)
+  asTargetOwner(pgdata, stderrLogger({ debug: opts.has('debug') }))
   let plan: Plan | null
   const planFile = opts.get('plan')
   if (typeof planFile === 'string') plan = readPlanFile(planFile).plan

@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path'
 import { PgRewindError } from '../errors'
 import { isSupportedMajor, SUPPORTED_MAJORS } from '../format/versions'
 import { binDirMajor } from '../pg/postgres'
+import { runnerPackageDir } from './runtime'
 
 /**
  * Where the PostgreSQL server binaries of a major version live, for the test
@@ -48,10 +49,10 @@ export function hydrateSymlinks (root: string): void {
 export function embeddedBinDir (major: number): string | null {
   const root = packageRoot(major)
   if (root === null) return null
-  const bin = join(root, 'native', 'bin')
-  if (!existsSync(join(bin, 'postgres'))) return null
+  if (!existsSync(join(root, 'native', 'bin', 'postgres'))) return null
   hydrateSymlinks(root)
-  return bin
+  // as root, from a checkout the servers' user cannot read: its staged copy (runtime.ts)
+  return join(runnerPackageDir(major, root), 'native', 'bin')
 }
 
 export function systemBinDir (major: number): string | null {

@@ -1,20 +1,21 @@
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { run, RunResult } from './proc'
+import { cliCommand, projectRoot, runtime } from './runtime'
 
-/** The project root: this file runs from lib/harness or, compiled, dist/lib/harness. */
-function projectRoot (): string {
-  let d = __dirname
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d)
-  return d
-}
-
-/** The compiled CLI (npm test builds first), run as the unprivileged user when root. */
-export const CLI = join(projectRoot(), 'dist', 'lib', 'cli', 'main.js')
+/**
+ * The compiled CLI (npm test builds first), run as the unprivileged user when root:
+ * this checkout's, or the copy staged for that user (runtime.ts). Run it with
+ * process.execPath through run(), or with cliCommand().
+ */
+export const CLI = runtime().cli
+/** The checkout's own compiled CLI: what a user runs (as root, too). */
+export const PROJECT_CLI = join(projectRoot(), 'dist', 'lib', 'cli', 'main.js')
 
 export async function pgrewind (args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return await run(process.execPath, [CLI, ...args], { env, timeoutMs: 600_000 })
+  const c = cliCommand(args)
+  return await run(c.cmd, c.args, { env, timeoutMs: 600_000 })
 }
 
 /**

@@ -3,11 +3,13 @@ import { chownSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { childEnv, spawnIdentity, unprivilegedUser, clusterError } from './runas'
+import { runtime } from './runtime'
 
 export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
 /** Run a program as the unprivileged user (when root), collecting its output. */
 export function run (cmd: string, args: string[], opts: { cwd?: string, env?: Record<string, string | undefined>, input?: string, timeoutMs?: number } = {}): Promise<RunResult> {
+  ;[cmd, args] = nodeAsRunner(cmd, args)
   return new Promise((resolve, reject) => {
     const so: SpawnOptions = { cwd: opts.cwd ?? '/', env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], ...spawnIdentity() }
     const child = spawn(cmd, args, so)
@@ -32,7 +34,18 @@ export async function runOk (cmd: string, args: string[], opts: Parameters<typeo
   return r
 }
 
+/**
+ * `node …` for the unprivileged user: the node it can run, and — from a copy staged
+ * for it (runtime.ts) — without the test runner's loader in NODE_OPTIONS.
+ */
+function nodeAsRunner (cmd: string, args: string[]): [string, string[]] {
+  if (cmd !== process.execPath || unprivilegedUser() === null) return [cmd, args]
+  const rt = runtime()
+  return rt.staged ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', rt.node, ...args]] : [cmd, args]
+}
+
 export function runSync (cmd: string, args: string[]): RunResult {
+  ;[cmd, args] = nodeAsRunner(cmd, args)
   const r = spawnSync(cmd, args, { cwd: '/', env: childEnv(), encoding: 'utf8', timeout: 60000, ...spawnIdentity() })
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }

@@ -15,6 +15,7 @@ import { PgRewindError } from '../errors'
 /** libpq's keywords, in libpq's order (PQconninfo order, so -R output is libpq's), with their environment variables. */
 export const CONNINFO_KEYWORDS: ReadonlyArray<{ keyword: string, env?: string }> = [
   { keyword: 'service', env: 'PGSERVICE' },
+  { keyword: 'servicefile', env: 'PGSERVICEFILE' },
   { keyword: 'user', env: 'PGUSER' },
   { keyword: 'password', env: 'PGPASSWORD' },
   { keyword: 'passfile', env: 'PGPASSFILE' },

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
+import { lookupService } from './service'
 import { CONNINFO_KEYWORDS, DEFAULT_PORT, DEFAULT_SOCKET_DIRS, formatConnString, invalid, parseConnString, SECRET_KEYWORDS } from './conninfo'
 
 /**
@@ -9,7 +10,7 @@ import { CONNINFO_KEYWORDS, DEFAULT_PORT, DEFAULT_SOCKET_DIRS, formatConnString,
  * (fe-connect.c conninfo_add_defaults): what is actually connected to, as whom.
  */
 
-export type Origin = 'connstr' | 'env' | 'default'
+export type Origin = 'connstr' | 'service' | 'env' | 'default'
 
 export interface HostSpec {
   /** host name, IP address or socket directory (as given or defaulted) */
@@ -26,6 +27,8 @@ export interface ResolvedConnInfo {
   /** every keyword set by the connection string or an environment variable */
   values: Map<string, string>
   origin: Map<string, Origin>
+  /** the service file the connection's service (service=, PGSERVICE) came from */
+  serviceFile?: string
   user: string
   /** the database connected to (libpq: dbname, else PGDATABASE, else the user name) */
   dbname: string
@@ -75,22 +78,25 @@ const ENUMS: Record<string, readonly string[]> = {
  */
 export function resolveConnInfo (connstr: string, env: NodeJS.ProcessEnv = process.env): ResolvedConnInfo {
   const given = parseConnString(connstr)
+  const fromEnv = (ev: string | undefined): string | undefined => ev !== undefined && env[ev] !== undefined && env[ev] !== '' ? env[ev] : undefined
+  // the service file fills in what the connection string left unset, before the environment (libpq)
+  const svc = lookupService(given.get('service') ?? fromEnv('PGSERVICE'), given.get('servicefile') ?? fromEnv('PGSERVICEFILE'), env, homeDir(env))
   const values = new Map<string, string>()
   const origin = new Map<string, Origin>()
   for (const { keyword, env: ev } of CONNINFO_KEYWORDS) {
     const v = given.get(keyword)
+    const s = svc?.values.get(keyword)
+    const e = fromEnv(ev)
     if (v !== undefined) {
       values.set(keyword, v)
       origin.set(keyword, 'connstr')
-    } else if (ev !== undefined && env[ev] !== undefined && env[ev] !== '') {
-      values.set(keyword, env[ev]!)
+    } else if (s !== undefined) {
+      values.set(keyword, s)
+      origin.set(keyword, 'service')
+    } else if (e !== undefined) {
+      values.set(keyword, e)
       origin.set(keyword, 'env')
     }
-  }
-  if (values.has('service')) {
-    throw new PgRewindError('CONNSTR_INVALID', 'connection services (service=, PGSERVICE) are not supported', {
-      hint: 'Give host, port, user and dbname in the connection string instead.'
-    })
   }
   // security demands we cannot honour must fail, never be silently ignored
   for (const [k, v] of [['channel_binding', 'require'], ['gssencmode', 'require'], ['require_auth', undefined], ['requirepeer', undefined]] as const) {
@@ -127,7 +133,7 @@ export function resolveConnInfo (connstr: string, env: NodeJS.ProcessEnv = proce
     if (host === undefined) host = defaultSocketDir(port)
     hosts.push({ host, hostaddr: addr, port, socket: addr === undefined && host.startsWith('/') })
   }
-  return { values, origin, user, dbname, dbnameGiven, hosts, env }
+  return { values, origin, serviceFile: svc?.file, user, dbname, dbnameGiven, hosts, env }
 }
 
 export function nonEmpty (v: string | undefined): string | undefined {
@@ -156,7 +162,8 @@ export function describeConnInfo (ri: ResolvedConnInfo): string {
 export function standbyConnPairs (ri: ResolvedConnInfo): Array<[string, string]> {
   const pairs: Array<[string, string]> = []
   for (const { keyword } of CONNINFO_KEYWORDS) {
-    if (keyword === 'replication' || keyword === 'dbname' || keyword === 'fallback_application_name') continue
+    // the service's values are written, not the service: the standby's host may not have the file
+    if (keyword === 'replication' || keyword === 'dbname' || keyword === 'fallback_application_name' || keyword === 'service' || keyword === 'servicefile') continue
     let v = ri.values.get(keyword)
     if (keyword === 'user') v = ri.user
     if (keyword === 'port') v = ri.values.get('port') ?? String(DEFAULT_PORT)

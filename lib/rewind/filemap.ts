@@ -85,6 +85,23 @@ export function isJournalPath (path: string): boolean {
   return path === JOURNAL_DIR || path.startsWith(`${JOURNAL_DIR}/`)
 }
 
+const describe = (e: FileEntry): string =>
+  e.type === 'file' ? 'a regular file' : e.type === 'dir' ? 'a directory' : `a symbolic link to "${e.linkTarget ?? ''}"`
+
+/** pg_rewind's message, and what was found and what to do about it. */
+function typeMismatch (path: string, src: FileEntry, tgt: FileEntry): PgRewindError {
+  const hint = src.type === 'symlink'
+    ? `Make "${path}" in the target data directory the same link (ln -sfn '${src.linkTarget ?? ''}' '${path}'), or remove it there, then run again.`
+    : tgt.type === 'symlink'
+      ? 'A source server shows a symbolic link as the file or directory it points to. Replace the link in the target data directory with a copy of what it points to, or remove it, then run again.'
+      : `Make "${path}" the same type on both sides, or remove it from the target data directory, then run again.`
+  return new PgRewindError('FILE_TYPE_MISMATCH', `file "${path}" is of different type in source and target`, {
+    detail: `It is ${describe(src)} in the source and ${describe(tgt)} in the target.`,
+    hint,
+    data: { path, sourceType: src.type, targetType: tgt.type }
+  })
+}
+
 function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
   const base = { path }
   if (path === 'global/pg_control' || isJournalPath(path)) return { ...base, action: 'none', type: (s ?? t)!.type }
@@ -101,11 +118,7 @@ function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefine
   }
   const src = s!
   const tgt = t!
-  if (src.type !== tgt.type) {
-    throw new PgRewindError('FILE_TYPE_MISMATCH', `file "${path}" is of different type in source and target`, {
-      data: { path, sourceType: src.type, targetType: tgt.type }
-    })
-  }
+  if (src.type !== tgt.type) throw typeMismatch(path, src, tgt)
   if (path.endsWith('PG_VERSION') || src.type !== 'file') return { ...base, action: 'none', type: src.type }
 
   const sizes = { sourceSize: src.size, targetSize: tgt.size }

@@ -24,9 +24,28 @@ export interface RunHooks {
 }
 
 // compiled: dist/lib/rpc/worker.js; from the sources (ts-node, in development): worker.ts through ts-node
+// single executable (scripts/package.js): the worker's bundle, kept in the executable as an asset
 const FROM_SOURCE = __filename.endsWith('.ts')
 const WORKER = join(__dirname, FROM_SOURCE ? 'worker.ts' : 'worker.js')
 const WORKER_EXEC_ARGV = FROM_SOURCE ? ['--require', 'ts-node/register/transpile-only'] : undefined
+
+let seaWorker: string | null | undefined
+function seaWorkerCode (): string | null {
+  if (seaWorker === undefined) {
+    seaWorker = null
+    try {
+      const sea = require('node:sea') as { isSea: () => boolean, getAsset: (key: string, encoding: string) => string }
+      if (sea.isSea()) seaWorker = sea.getAsset('worker.cjs', 'utf8')
+    } catch { /* node:sea is Node >= 20.12, and only the executable has the asset */ }
+  }
+  return seaWorker
+}
+
+function startWorker (workerData: WorkerInput): Worker {
+  const code = seaWorkerCode()
+  if (code !== null) return new Worker(code, { eval: true, workerData, stdout: true, stderr: true })
+  return new Worker(WORKER, { workerData, stdout: true, stderr: true, execArgv: WORKER_EXEC_ARGV })
+}
 
 /**
  * Run a step in a worker thread. The steps read and write files synchronously and
@@ -41,7 +60,7 @@ const WORKER_EXEC_ARGV = FROM_SOURCE ? ['--require', 'ts-node/register/transpile
 export async function runInWorker (method: StepMethod, params: unknown, job: Job, hooks: RunHooks): Promise<unknown> {
   return await new Promise((resolve, reject) => {
     const input: WorkerInput = { method, params, cancelFlag: job.flagBuffer }
-    const w = new Worker(WORKER, { workerData: input, stdout: true, stderr: true, execArgv: WORKER_EXEC_ARGV })
+    const w = startWorker(input)
     let settled = false
     const settle = (f: () => void): void => {
       if (settled) return

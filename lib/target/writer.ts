@@ -203,9 +203,9 @@ export class TargetWriter {
     }
   }
 
+  /** A symlink as the source has it (tablespaces, linked configuration files): never followed by a write. */
   symlink (path: string, target: string): void {
     this.check(path, 'symlink creation')
-    if (!symlinkAllowedAt(path)) throw unsafePath(path, 'symlink creation', 'PostgreSQL keeps symbolic links only in pg_tblspc/<oid> and pg_wal.')
     checkLinkTarget(path, target)
     this.stats.symlinksCreated++
     if (this.opts.dryRun) return
@@ -260,10 +260,7 @@ export class TargetWriter {
   precheck (ops: Iterable<{ path: string, op: PathOp, linkTarget?: string }>): void {
     for (const o of ops) {
       this.check(o.path, o.op)
-      if (o.op === 'symlink creation') {
-        if (!symlinkAllowedAt(o.path)) throw unsafePath(o.path, o.op, 'PostgreSQL keeps symbolic links only in pg_tblspc/<oid> and pg_wal.')
-        checkLinkTarget(o.path, o.linkTarget ?? '')
-      }
+      if (o.op === 'symlink creation') checkLinkTarget(o.path, o.linkTarget ?? '')
     }
   }
 }

@@ -3,6 +3,7 @@ import { chmodSync, Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CLI, chownToRunner, removeTree } from '../harness'
+import { runtime } from '../../lib/harness/runtime'
 
 /**
  * Running the Ansible collection (ansible/ansible_collections/pgrewind/rewind) the
@@ -54,7 +55,10 @@ export function ansibleEnv (extra: Record<string, string> = {}): NodeJS.ProcessE
 export async function runAsSelf (cmd: string, args: string[], opts: { cwd?: string, env?: NodeJS.ProcessEnv, onSpawn?: (pid: number) => void, timeoutMs?: number } = {}): Promise<Run> {
   const t0 = Date.now()
   return await new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? ansibleEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    // tap puts its loader back into every child's NODE_OPTIONS; the modules' user cannot read
+    // it in a checkout only root can read (lib/harness/runtime.ts), so keep it from their node
+    const [c, a] = runtime().staged ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args]] : [cmd, args]
+    const child = spawn(c, a, { cwd: opts.cwd ?? ROOT, env: opts.env ?? ansibleEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -136,7 +140,9 @@ export function scratchDir (prefix: string, owned = false): string {
 /** A `pgrewind` command for the modules: the compiled CLI of this checkout. */
 export function pgrewindWrapper (dir: string): string {
   const p = join(dir, 'pgrewind')
-  writeFileSync(p, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`)
+  // from a copy staged for the modules' user (lib/harness/runtime.ts): without the test runner's loader
+  const rt = runtime()
+  writeFileSync(p, `#!/bin/sh\n${rt.staged ? 'unset NODE_OPTIONS\n' : ''}exec "${rt.node}" "${CLI}" "$@"\n`)
   chmodSync(p, 0o755)
   return p
 }

@@ -3,6 +3,7 @@ import { childEnv, spawnIdentity } from '../../lib/harness/runas'
 import { createAjv } from '../../lib/contract/validate'
 import { METHODS, MethodName, SERVER_NOTIFICATIONS } from '../../lib/rpc/methods'
 import { CLI } from '../../lib/harness/cli'
+import { cliCommand } from '../../lib/harness/runtime'
 
 /**
  * A JSON-RPC client of `pgrewind rpc` in a child process (the compiled CLI, run as
@@ -37,7 +38,8 @@ export class RpcChild {
 
   /** `asSelf`: keep this process's user (root in CI) instead of the unprivileged one */
   constructor (args: string[] = ['--check-results'], env: Record<string, string | undefined> = {}, asSelf = false) {
-    this.child = spawn(process.execPath, [CLI, 'rpc', ...args], { cwd: '/', env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'], ...(asSelf ? {} : spawnIdentity()) })
+    const c = asSelf ? { cmd: process.execPath, args: [CLI, 'rpc', ...args] } : cliCommand(['rpc', ...args])
+    this.child = spawn(c.cmd, c.args, { cwd: '/', env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'], ...(asSelf ? {} : spawnIdentity()) })
     this.child.stdin?.on('error', () => { /* the server may be gone already */ })
     this.child.stdout?.on('data', (d: Buffer) => this.onData(d.toString()))
     this.child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })

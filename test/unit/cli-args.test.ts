@@ -39,7 +39,7 @@ t.test('pg_rewind\'s option rules', async t => {
 })
 
 t.test('the drill\'s options are a usage error, never a bug report', async t => {
-  await t.rejects(drillCommand(['--bogus'], 'x'), { code: 'USAGE', message: 'unrecognized option \'--bogus\'', hint: 'Try "pgrewind drill --help" for more information.' })
-  await t.rejects(drillCommand(['--pg-version', '12'], 'x'), { code: 'USAGE', message: /unsupported PostgreSQL version "12"/ })
-  await t.rejects(drillCommand(['18'], 'x'), { code: 'USAGE', message: 'too many command-line arguments (first is "18")' })
+  await t.rejects(drillCommand(['--bogus']), { code: 'USAGE', message: 'unrecognized option \'--bogus\'', hint: 'Try "pgrewind drill --help" for more information.' })
+  await t.rejects(drillCommand(['--pg-version', '12']), { code: 'USAGE', message: /unsupported PostgreSQL version "12"/ })
+  await t.rejects(drillCommand(['18']), { code: 'USAGE', message: 'too many command-line arguments (first is "18")' })
 })

@@ -72,7 +72,7 @@ t.test('environment and defaults', async t => {
   t.equal(code(() => resolveConnInfo('host=a,b port=1,2,3', noEnv)), 'CONNSTR_INVALID: could not match 3 port numbers to 2 hosts')
   t.equal(code(() => resolveConnInfo('port=99999', noEnv)), 'CONNSTR_INVALID: invalid port number: "99999"')
   t.equal(code(() => resolveConnInfo('sslmode=maybe', noEnv)), 'CONNSTR_INVALID: invalid sslmode value: "maybe"')
-  t.match(code(() => resolveConnInfo('service=x', noEnv)), /^CONNSTR_INVALID: connection services/)
+  t.equal(code(() => resolveConnInfo('service=x', { ...noEnv, PGSYSCONFDIR: '/nonexistent' })), 'CONNSTR_INVALID: definition of service "x" not found')
   t.equal(code(() => resolveConnInfo('channel_binding=require', noEnv)), 'CONNSTR_INVALID: connection option channel_binding=require is not supported', 'a security demand we cannot honour fails')
   t.equal(code(() => resolveConnInfo('require_auth=scram-sha-256', noEnv)), 'CONNSTR_INVALID: connection option require_auth=scram-sha-256 is not supported')
   t.equal(resolveConnInfo('channel_binding=prefer gssencmode=disable', noEnv).values.get('channel_binding'), 'prefer')

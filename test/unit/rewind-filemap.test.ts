@@ -83,7 +83,15 @@ t.test('the tablespace directory name is the version\'s', async t => {
 })
 
 t.test('type mismatches and impossible source entries are refused', async t => {
-  t.throws(() => map([dir('x')], [file('x', 1)]), { code: 'FILE_TYPE_MISMATCH' }, 'directory on the source, file on the target')
+  t.throws(() => map([dir('x')], [file('x', 1)]), { code: 'FILE_TYPE_MISMATCH', detail: 'It is a directory in the source and a regular file in the target.' }, 'directory on the source, file on the target')
+  t.throws(() => map([link('postgresql.conf', '/etc/pg/main.conf')], [file('postgresql.conf', 10)]), {
+    code: 'FILE_TYPE_MISMATCH',
+    message: 'file "postgresql.conf" is of different type in source and target',
+    detail: 'It is a symbolic link to "/etc/pg/main.conf" in the source and a regular file in the target.',
+    hint: 'Make "postgresql.conf" in the target data directory the same link (ln -sfn \'/etc/pg/main.conf\' \'postgresql.conf\'), or remove it there, then run again.'
+  }, 'a linked configuration file: what was found and what to do')
+  t.equal(map([link('postgresql.conf', '/etc/a')], [link('postgresql.conf', '/etc/b')]).filter(e => e.action !== 'none').length, 0, 'a link on both sides is left alone (pg_rewind)')
+  t.match(map([link('server.key', '/etc/ssl/k')], []), [{ path: 'server.key', action: 'create', type: 'symlink', linkTarget: '/etc/ssl/k' }], 'a link only the source has is created')
   t.throws(() => map([link(`${DB}/16384`, '/elsewhere')], []), { code: 'FILE_TYPE_MISMATCH' }, 'a relation data file that is a symlink on the source')
   t.throws(() => map([file('a', 1), file('a', 2)], []), { code: 'INTERNAL' }, 'a duplicate listing entry')
   const changed = new Map<string, BlockRanges>([['pg_tblspc/16400', [[0, 1]]]])
