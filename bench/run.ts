@@ -126,7 +126,7 @@ function dropCaches (): void {
 
 interface PairInfo { major: number, scale: number, tx: number, tables: number, bin: 'system' | 'embedded', root: string }
 
-const pairConf = { max_wal_size: '16GB', checkpoint_timeout: '1h', wal_keep_size: '4GB', shared_buffers: '256MB', max_connections: 40 }
+const pairConf = { max_wal_size: '4GB', checkpoint_timeout: '30min', wal_keep_size: '512MB', shared_buffers: '128MB', max_connections: 40 }
 
 async function pgbench (c: Cluster, args: string[]): Promise<void> {
   await runOk(join(DEB, 'pgbench'), ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres', ...args, 'postgres'])
