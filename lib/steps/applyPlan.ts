@@ -55,7 +55,8 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
 
   const source = await openSourceChecked(input.source, ports)
   let journal: Journal | undefined
-  const writer = new TargetWriter(pgdata, { dryRun, ...modes })
+  // the write-back starts during the copy, unless nothing is to be synced (--no-sync)
+  const writer = new TargetWriter(pgdata, { dryRun, ...modes, writeBack: !dryRun && opts.noSync !== true })
   let bytesFetched = 0
   let applied = 0
   let lastReport = 0
@@ -179,10 +180,10 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       else writer.removeFile(e.path)
       applied++
     }
-    writer.close()
+    await writer.flush()
     journal?.setState('applied')
   } finally {
-    writer.close()
+    await writer.settle()
     journal?.close()
     await source.close()
   }

@@ -1,10 +1,10 @@
 import {
-  closeSync, constants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
+  closeSync, constants, copyFileSync, existsSync, fdatasync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
   readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync, writeSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { readAt } from '../datadir/files'
-import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf, writevAtAsync } from '../datadir/ioqueue'
+import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf, writevAt } from '../datadir/ioqueue'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
 import { beforeChange } from './failpoint'
@@ -283,6 +283,15 @@ export class Journal {
     const q = new IoQueue(depth)
     const pool = new BufferPool()
     const fds: SharedFd[] = []
+    // the write-back of the data file starts as it fills (commit's fsync then finds little left)
+    let unsynced = 0
+    const syncs: Array<Promise<void>> = []
+    const written = (n: number): void => {
+      unsynced += n
+      if (unsynced < 16 * 1024 * 1024) return
+      unsynced = 0
+      syncs.push(new Promise<void>((resolve, reject) => fdatasync(out, e => e !== null ? reject(e) : resolve())))
+    }
     try {
       for (const job of jobs) {
         const f = new SharedFd(this.openTarget(job.path))
@@ -302,7 +311,8 @@ export class Journal {
               // the parts of a span are whole ranges, one after the other, or a piece of one long range
               const [o0, , i0] = span.parts[0]
               const at = dataOf[i0] + (o0 - job.ranges[i0][0])
-              await writevAtAsync(out, span.parts.map(([o, l]) => buf.subarray(o - span.start, o - span.start + l)), at)
+              writevAt(out, span.parts.map(([o, l]) => buf.subarray(o - span.start, o - span.start + l)), at)
+              written(want)
             } finally {
               pool.put(buf)
               f.done()
@@ -312,8 +322,10 @@ export class Journal {
         f.seal()
       }
       await q.drain()
+      await Promise.all(syncs)
     } catch (e) {
       await q.settle()
+      await Promise.allSettled(syncs)
       if (e instanceof PgRewindError) throw e
       throw ioError('could not save the old contents of the target into the journal', this.dir, e)
     } finally {

@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, promises as fsp, renameSync, rmdirSync,
+  closeSync, constants, fchmodSync, fdatasync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, promises as fsp, renameSync, rmdirSync,
   readlinkSync, symlinkSync, unlinkSync, writeSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -16,6 +16,12 @@ export interface WriterOptions {
   fileMode: number
   /** the apply's undo journal: files it announced as replaced or removed are moved into it */
   journal?: Journal
+  /**
+   * Start the write-back of what is written while the copy goes on (an fdatasync on
+   * the thread pool after every WRITE_BACK_BYTES of a file and when it is closed), so
+   * the final sync finds little left. Durability still comes from that final sync.
+   */
+  writeBack?: boolean
 }
 
 export interface WriterStats {
@@ -50,6 +56,11 @@ export class TargetWriter {
   /** files open for writing (parallel fetches complete in any order): path -> fd (-1 in a dry run) */
   private readonly fds = new Map<string, number>()
   private readonly checkedDirs = new Set<string>()
+  /** write-back: bytes written to an fd since its last fdatasync, the fdatasync in flight on it, closes waiting for theirs */
+  private readonly dirty = new Map<number, number>()
+  private readonly busy = new Map<number, Promise<void>>()
+  private readonly flushing = new Set<Promise<void>>()
+  private writeBackError: PgRewindError | null = null
 
   constructor (readonly pgdata: string, readonly opts: WriterOptions) {}
 
@@ -92,10 +103,48 @@ export class TargetWriter {
     for (const p of paths) {
       const fd = this.fds.get(p) ?? -1
       this.fds.delete(p)
-      if (fd >= 0) {
-        try { closeSync(fd) } catch (e) { throw ioError('could not close target file', p, e) }
+      if (fd < 0) continue
+      if (this.dirty.has(fd) || this.busy.has(fd)) {
+        // written to: its write-back starts now, and it is closed when that is done
+        this.dirty.delete(fd)
+        this.track(p, (this.busy.get(fd) ?? Promise.resolve()).then(async () => await fdatasyncAsync(fd)).finally(() => closeSync(fd)))
+        continue
       }
+      try { closeSync(fd) } catch (e) { throw ioError('could not close target file', p, e) }
     }
+  }
+
+  /** An asynchronous write-back, waited for by flush(); its failure fails the apply (an fsync error is reported only once). */
+  private track (path: string, p: Promise<void>): void {
+    const q: Promise<void> = p
+      .catch(e => { this.writeBackError ??= ioError('could not write back (fdatasync) target file', path, e) })
+      .finally(() => { this.flushing.delete(q) })
+    this.flushing.add(q)
+  }
+
+  private noteWritten (path: string, fd: number, n: number): void {
+    if (this.opts.writeBack !== true) return
+    if (this.writeBackError !== null) throw this.writeBackError
+    const d = (this.dirty.get(fd) ?? 0) + n
+    this.dirty.set(fd, d)
+    if (d < WRITE_BACK_BYTES || this.busy.has(fd)) return
+    this.dirty.set(fd, 0)
+    const p = fdatasyncAsync(fd)
+    this.busy.set(fd, p)
+    this.track(path, p.finally(() => { this.busy.delete(fd) }))
+  }
+
+  /** Wait for the write-backs started (all files closed first); throws the first failure. */
+  async flush (): Promise<void> {
+    this.closeOpen()
+    while (this.flushing.size > 0) await Promise.all([...this.flushing])
+    if (this.writeBackError !== null) throw this.writeBackError
+  }
+
+  /** After a failure: wait for what is in flight, so that nothing happens after the step has ended. */
+  async settle (): Promise<void> {
+    try { this.closeOpen() } catch { /* the failure being handled matters more */ }
+    while (this.flushing.size > 0) await Promise.all([...this.flushing])
   }
 
   /** Open (creating it if missing) a file for writing; `truncate` empties it first. */
@@ -160,7 +209,12 @@ export class TargetWriter {
         // the copy has the source file's mode: ours is the data directory's
         fchmodSync(fd, this.opts.fileMode)
         size = fstatSync(fd).size
-      } finally { closeSync(fd) }
+      } catch (e) {
+        closeSync(fd)
+        throw e
+      }
+      if (this.opts.writeBack === true) this.track(path, fdatasyncAsync(fd).finally(() => closeSync(fd)))
+      else closeSync(fd)
     } catch (e) { throw ioError('could not open target file', path, e) }
     if (size !== expected) {
       throw new PgRewindError('SOURCE_CHANGED', `size of source file "${path}" changed concurrently: ${expected} bytes expected, ${size} copied`,
@@ -183,6 +237,7 @@ export class TargetWriter {
           throw ioError('could not write file', path, e)
         }
       }
+      this.noteWritten(path, fd, data.length)
     }
     this.stats.bytesWritten += data.length
   }
@@ -342,6 +397,12 @@ export class TargetWriter {
 
 /** Files kept open for writing at once. */
 const MAX_OPEN = 32
+/** With writeBack, an fdatasync is started after this many bytes written to one file. */
+const WRITE_BACK_BYTES = 8 * 1024 * 1024
+
+async function fdatasyncAsync (fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => fdatasync(fd, e => e !== null ? reject(e) : resolve()))
+}
 
 function lstatOk (path: string): boolean {
   try { lstatSync(path); return true } catch { return false }
