@@ -5,12 +5,13 @@
  *
  *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables]
  *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,basebackup]
- *                    [--verify full|none] [--pair DIR] [--keep-pair] [--json FILE]
+ *                    [--verify full|none] [--pair DIR] [--keep-pair] [--build-only] [--json FILE]
  *
  * The pair: a pgbench database of --scale on a primary with a streaming standby; the
  * standby is promoted; then both sides write (--tx pgbench transactions per client, 2
  * clients, on each side), and both stop cleanly. The old primary is the target, the
- * promoted standby the source. --pair DIR reuses a pair kept by --keep-pair.
+ * promoted standby the source. --pair DIR reuses a pair kept by --keep-pair (or made
+ * by --build-only, which runs nothing).
  *
  * Modes (each on fresh copies of the pair, every round):
  *   local   --source-pgdata: the source a stopped data directory
@@ -70,7 +71,8 @@ const opt = {
   tools: arg('tools', 'C,pgrewind,basebackup').split(',') as Tool[],
   verify: arg('verify', 'full') as 'full' | 'none',
   pair: arg('pair', ''),
-  keepPair: flag('keep-pair'),
+  keepPair: flag('keep-pair') || flag('build-only'),
+  buildOnly: flag('build-only'),
   json: arg('json', '')
 }
 
@@ -427,7 +429,7 @@ async function main (): Promise<void> {
       pairs.tables = await buildPair(1, 0, opt.tables)
       owned.push(pairs.tables.root)
     }
-    for (const mode of opt.modes) {
+    for (const mode of opt.buildOnly ? [] : opt.modes) {
       const pair = mode === 'tables' ? pairs.tables : pairs.main
       if (pair === undefined) continue
       const modeTools = tools.filter(t => t !== 'basebackup' || mode === 'tcp' || mode === 'socket')
