@@ -33,8 +33,9 @@ async function main () {
       target: 'node20',
       format: 'cjs',
       logLevel: 'warning',
-      // optional backends of pg that pgrewind never uses
-      external: ['pg-native', 'pg-cloudflare'],
+      // optional backends of pg that pgrewind never uses; the native CRC-32C package
+      // cannot be embedded (a .node file), so the executable uses the TypeScript CRC
+      external: ['pg-native', 'pg-cloudflare', '@node-rs/crc32'],
       define: { PGREWIND_BUNDLED_VERSION: JSON.stringify(version) },
       legalComments: 'inline'
     }

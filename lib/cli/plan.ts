@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { PgRewindError } from '../errors'
 import { withoutSecrets } from '../libpq/secrets'
 import { formatDebugMap } from '../rewind/filemap'
 import { planRewind } from '../steps/rewind'
@@ -80,7 +81,11 @@ export async function planCommand (argv: string[]): Promise<number> {
     source: source.connstr !== undefined ? { connstr: withoutSecrets(source.connstr) } : source,
     plan
   }
-  writeFileSync(out, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+  try {
+    writeFileSync(out, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+  } catch (e) {
+    throw new PgRewindError('USAGE', `could not write plan file "${out}": ${(e as Error).message}`, { hint: 'Give --out a file this user can write.' })
+  }
   process.stdout.write(planSummary(plan, out))
   return 0
 }

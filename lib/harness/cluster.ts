@@ -103,6 +103,15 @@ export class Cluster {
 
   get logFile (): string { return join(this.root, `${this.name}.log`) }
 
+  /**
+   * An existing (stopped) data directory `root/name` made by this harness, e.g. a
+   * benchmark's pair kept between runs; it is not owned: destroy() removes only it.
+   */
+  static attach (major: number, name: string, root: string, bin: BinSource = 'embedded'): Cluster {
+    if (!existsSync(join(root, name, 'PG_VERSION'))) throw clusterError(`no data directory at ${join(root, name)}`)
+    return new Cluster(major, name, root, false, findBinDir(major, bin))
+  }
+
   /** initdb a new cluster (not started). */
   static async init (opts: ClusterOptions): Promise<Cluster> {
     const binDir = findBinDir(opts.major, opts.bin ?? 'embedded')

@@ -6,13 +6,15 @@ import { Plan } from '../steps/types'
  * Tell the journal, before anything changes, what applying each plan entry will do
  * to the target, in the order the apply does it (undo runs it backwards). `staged`
  * names the copies written under a temporary name first (`tempOf`) and renamed into
- * place at the end; `rewritten` the files already announced as rewritten whole.
+ * place at the end; `rewritten` the files already announced as rewritten whole. The
+ * old bytes of the changed blocks are copied into the journal at the end, many reads
+ * at once (Journal.copyReserved); the caller commits after that.
  */
-export function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: string) => boolean, tempOf: (path: string) => string, rewritten: ReadonlySet<string> }): void {
+export async function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: string) => boolean, tempOf: (path: string) => string, rewritten: ReadonlySet<string> }): Promise<void> {
   const buf = Buffer.allocUnsafe(1024 * 1024)
   for (const e of plan.entries) {
     if (e.action !== 'remove' && e.blocks !== undefined) {
-      journal.ranges(e.path, e.blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]), buf)
+      journal.reserveRanges(e.path, e.blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]))
     }
     switch (e.action) {
       case 'create':
@@ -39,4 +41,5 @@ export function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: 
         break
     }
   }
+  await journal.copyReserved()
 }

@@ -27,11 +27,21 @@ export interface FetchRequest {
 
 /**
  * Receives fetched bytes (each chunk is written at its offset, so the order does not
- * matter): the local source calls it in request order; the server source in request
- * order within one connection, with several connections interleaving. `data` is only
- * valid during the call.
+ * matter): the local source calls it as its parallel reads complete; the server
+ * source in request order within one connection, with several connections
+ * interleaving. `data` is only valid during the call.
  */
 export type ChunkSink = (req: FetchRequest, fileOffset: number, data: Buffer) => void
+
+/** What a fetch may do besides handing chunks to the sink. */
+export interface FetchHooks {
+  /**
+   * A local source: copy a whole file (`wholeFile` request) from `sourceFile` by
+   * itself (a kernel-side copy: no bytes through this process); resolves to the bytes
+   * copied. Without it, whole files come through the sink like any range.
+   */
+  copyFile?: (req: FetchRequest, sourceFile: string) => Promise<number>
+}
 
 export interface RewindSource {
   readonly kind: 'local' | 'server'
@@ -45,9 +55,10 @@ export interface RewindSource {
    * order, one request at a time, and only as far as the source is ready for more
    * (the caller may act on the target between requests). `shouldStop` throws to
    * cancel; `onVanished` is told about a file the running source no longer has.
+   * Nothing is in flight any more when the returned promise settles (also on failure).
    */
   fetch (requests: Iterable<FetchRequest>, sink: ChunkSink, onBytes?: (n: number) => void, shouldStop?: () => void,
-    onVanished?: (path: string) => void): Promise<void>
+    onVanished?: (path: string) => void, hooks?: FetchHooks): Promise<void>
   /**
    * Server source: where the rewound target must replay to before it is consistent,
    * given the source's control file read after the copy (pg_rewind's rule: a

@@ -9,7 +9,7 @@ import { PlanEntry } from '../rewind/filemap'
 import { describeJournal, settleInterrupted } from '../rewind/journaling'
 import { openSourceChecked, plannedTarget } from '../rewind/preconditions'
 import { preflight } from '../rewind/preflight'
-import { FetchRequest } from '../source/types'
+import { FetchHooks, FetchRequest } from '../source/types'
 import { Journal } from '../target/journal'
 import { MARKER_FILE, readAutoConf, withMarker } from '../target/marker'
 import { PathOp } from '../target/pathsafety'
@@ -55,7 +55,8 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
 
   const source = await openSourceChecked(input.source, ports)
   let journal: Journal | undefined
-  const writer = new TargetWriter(pgdata, { dryRun, ...modes })
+  // the write-back starts during the copy, unless nothing is to be synced (--no-sync)
+  const writer = new TargetWriter(pgdata, { dryRun, ...modes, writeBack: !dryRun && opts.noSync !== true })
   let bytesFetched = 0
   let applied = 0
   let lastReport = 0
@@ -136,7 +137,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
           { at: opts.journalDir, dirMode: modes.dirMode, fileMode: modes.fileMode })
         journal.writePlan(plan)
         journal.rewrite(MARKER_FILE)
-        announcePlan(journal, plan, { staged, tempOf: dest, rewritten: new Set([MARKER_FILE]) })
+        await announcePlan(journal, plan, { staged, tempOf: dest, rewritten: new Set([MARKER_FILE]) })
         journal.commit()
         writer.setJournal(journal)
       }
@@ -144,7 +145,16 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       writer.writeFileDurably(MARKER_FILE, withMarker(readAutoConf(pgdata), pgdata))
     }
 
-    await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished)
+    // a local source's whole files are copied by the kernel, several at once
+    const hooks: FetchHooks | undefined = !dryRun && source.kind === 'local'
+      ? {
+          copyFile: async (req, from) => {
+            unopened.delete(req.path)
+            return await writer.copyFileFrom(from, dest(req.path), req.length)
+          }
+        }
+      : undefined
+    await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished, hooks)
     for (const path of copies) {
       if (vanishedCopies.has(path)) {
         writer.removeFile(path)
@@ -170,10 +180,10 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       else writer.removeFile(e.path)
       applied++
     }
-    writer.close()
+    await writer.flush()
     journal?.setState('applied')
   } finally {
-    writer.close()
+    await writer.settle()
     journal?.close()
     await source.close()
   }

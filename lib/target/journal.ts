@@ -1,9 +1,10 @@
 import {
-  closeSync, constants, copyFileSync, existsSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
+  closeSync, constants, copyFileSync, existsSync, fdatasync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
   readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileError, readAt } from '../datadir/files'
+import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf, writevAt } from '../datadir/ioqueue'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
 import { beforeChange } from './failpoint'
@@ -86,6 +87,8 @@ export class Journal {
   private readonly moved = new Set<number>()
   /** every path an intent names */
   private readonly announced = new Set<string>()
+  /** old bytes announced by reserveRanges, to be copied by copyReserved: where they go in the data file */
+  private reserved: Array<{ path: string, ranges: Array<[number, number]>, data: number }> = []
 
   private constructor (readonly pgdata: string, readonly dir: string, readonly header: JournalHeader, private readonly fileMode: number) {}
 
@@ -201,8 +204,9 @@ export class Journal {
     if (this.dataFd < 0) {
       const p = join(this.dir, 'data')
       try {
-        this.dataFd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
-        this.dataSize = statSync(p).size
+        // written at explicit positions (never O_APPEND): copies run in parallel into reserved places
+        this.dataFd = openSync(p, constants.O_WRONLY | constants.O_CREAT, this.fileMode)
+        this.dataSize = Math.max(this.dataSize, statSync(p).size)
       } catch (e) { throw ioError('could not open the journal', p, e) }
     }
     return this.dataFd
@@ -216,7 +220,7 @@ export class Journal {
     while (pos < end) {
       const n = readAt(fd, buf, Math.min(buf.length, end - pos), pos)
       if (n === 0) throw new PgRewindError('TARGET_IO', `the target file ended before offset ${end} while its old contents were saved`, { data: { offset: pos } })
-      writeAll(out, buf.subarray(0, n))
+      writeAll(out, buf.subarray(0, n), this.dataSize)
       this.dataSize += n
       pos += n
     }
@@ -237,6 +241,80 @@ export class Journal {
       for (const [off, len] of ranges) this.saveBytes(fd, off, len, buf)
       this.record({ op: 'ranges', path, ranges, data })
     } finally { closeSync(fd) }
+  }
+
+  /**
+   * ranges(), with the copy of the old bytes deferred: the intent and the place of its
+   * bytes in the data file are recorded now (in order), the bytes are copied by
+   * copyReserved(), many at once; commit() refuses to run before that.
+   */
+  reserveRanges (path: string, ranges: Array<[number, number]>): void {
+    this.openData()
+    const data = this.dataSize
+    let length = 0
+    for (const [, len] of ranges) length += len
+    this.dataSize += length
+    this.reserved.push({ path, ranges, data })
+    this.record({ op: 'ranges', path, ranges, data })
+  }
+
+  /** Copy the old bytes of every reserved range into its place, with up to `depth` reads in flight (close ranges read as one span). */
+  async copyReserved (depth?: number): Promise<void> {
+    const jobs = this.reserved
+    this.reserved = []
+    if (jobs.length === 0) return
+    const out = this.openData()
+    const q = new IoQueue(depth)
+    const pool = new BufferPool()
+    const fds: SharedFd[] = []
+    // the write-back of the data file starts as it fills (commit's fsync then finds little left)
+    let unsynced = 0
+    const syncs: Array<Promise<void>> = []
+    const written = (n: number): void => {
+      unsynced += n
+      if (unsynced < 16 * 1024 * 1024) return
+      unsynced = 0
+      syncs.push(new Promise<void>((resolve, reject) => fdatasync(out, e => e !== null ? reject(e) : resolve())))
+    }
+    try {
+      for (const job of jobs) {
+        const f = new SharedFd(this.openTarget(job.path))
+        fds.push(f)
+        // where each range's bytes go: one after the other in the data file
+        const dataOf: number[] = []
+        let d = job.data
+        for (const [, len] of job.ranges) { dataOf.push(d); d += len }
+        for (const span of spansOf(job.ranges)) {
+          f.use()
+          await q.push(async () => {
+            const buf = pool.get()
+            try {
+              const want = span.end - span.start
+              const n = await readAtAsync(f.fd, buf, want, span.start)
+              if (n < want) throw new PgRewindError('TARGET_IO', `the target file "${job.path}" ended before offset ${span.end} while its old contents were saved`, { data: { offset: span.start + n } })
+              // the parts of a span are whole ranges, one after the other, or a piece of one long range
+              const [o0, , i0] = span.parts[0]
+              const at = dataOf[i0] + (o0 - job.ranges[i0][0])
+              writevAt(out, span.parts.map(([o, l]) => buf.subarray(o - span.start, o - span.start + l)), at)
+              written(want)
+            } finally {
+              pool.put(buf)
+              f.done()
+            }
+          })
+        }
+        f.seal()
+      }
+      await q.drain()
+      await Promise.all(syncs)
+    } catch (e) {
+      await q.settle()
+      await Promise.allSettled(syncs)
+      if (e instanceof PgRewindError) throw e
+      throw ioError('could not save the old contents of the target into the journal', this.dir, e)
+    } finally {
+      for (const f of fds) f.close()
+    }
   }
 
   grow (path: string, size: number): void { this.record({ op: 'grow', path, size }) }
@@ -300,15 +378,16 @@ export class Journal {
     }
     let content: Buffer
     try { content = readFileSync(full) } catch (e) { throw ioError('could not read', full, e) }
-    const data = this.dataSize
     const out = this.openData()
-    writeAll(out, content)
+    const data = this.dataSize
+    writeAll(out, content, data)
     this.dataSize += content.length
     this.record({ op: 'rewrite', path, data, length: content.length, mode: st.mode & 0o7777 })
   }
 
   /** Make every announced change durable in the journal; only then may the changes start. */
   commit (): void {
+    if (this.reserved.length > 0) throw new PgRewindError('INTERNAL', 'the journal was committed before the old bytes it announced were copied')
     if (this.pending.length === 0) return
     try {
       if (this.dataFd >= 0) fsyncSync(this.dataFd)

@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync,
+  closeSync, constants, fchmodSync, fdatasync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, promises as fsp, renameSync, rmdirSync,
   readlinkSync, symlinkSync, unlinkSync, writeSync
 } from 'node:fs'
 import { join } from 'node:path'
@@ -17,6 +17,12 @@ export interface WriterOptions {
   fileMode: number
   /** the apply's undo journal: files it announced as replaced or removed are moved into it */
   journal?: Journal
+  /**
+   * Start the write-back of what is written while the copy goes on (an fdatasync on
+   * the thread pool after every WRITE_BACK_BYTES of a file and when it is closed), so
+   * the final sync finds little left. Durability still comes from that final sync.
+   */
+  writeBack?: boolean
 }
 
 export interface WriterStats {
@@ -45,9 +51,14 @@ export class TargetWriter {
     bytesWritten: 0, filesCreated: 0, filesTruncated: 0, filesRemoved: 0, dirsCreated: 0, dirsRemoved: 0, symlinksCreated: 0, symlinksRemoved: 0
   }
 
-  private openPath: string | null = null
-  private openFd = -1
+  /** files open for writing (parallel fetches complete in any order): path -> fd (-1 in a dry run) */
+  private readonly fds = new Map<string, number>()
   private readonly checkedDirs = new Set<string>()
+  /** write-back: bytes written to an fd since its last fdatasync, the fdatasync in flight on it, closes waiting for theirs */
+  private readonly dirty = new Map<number, number>()
+  private readonly busy = new Map<number, Promise<void>>()
+  private readonly flushing = new Set<Promise<void>>()
+  private writeBackError: PgRewindError | null = null
 
   constructor (readonly pgdata: string, readonly opts: WriterOptions) {}
 
@@ -84,20 +95,64 @@ export class TargetWriter {
     this.checkParents(path, op)
   }
 
-  private closeOpen (): void {
-    if (this.openFd >= 0) {
-      try { closeSync(this.openFd) } catch (e) { throw ioError('could not close target file', this.openPath ?? '', e) }
+  /** Close `path` if it is open (all open files when null). */
+  private closeOpen (path: string | null = null): void {
+    const paths = path === null ? [...this.fds.keys()] : this.fds.has(path) ? [path] : []
+    for (const p of paths) {
+      const fd = this.fds.get(p) ?? -1
+      this.fds.delete(p)
+      if (fd < 0) continue
+      if (this.dirty.has(fd) || this.busy.has(fd)) {
+        // written to: its write-back starts now, and it is closed when that is done
+        this.dirty.delete(fd)
+        this.track(p, (this.busy.get(fd) ?? Promise.resolve()).then(async () => await fdatasyncAsync(fd)).finally(() => closeSync(fd)))
+        continue
+      }
+      try { closeSync(fd) } catch (e) { throw ioError('could not close target file', p, e) }
     }
-    this.openFd = -1
-    this.openPath = null
+  }
+
+  /** An asynchronous write-back, waited for by flush(); its failure fails the apply (an fsync error is reported only once). */
+  private track (path: string, p: Promise<void>): void {
+    const q: Promise<void> = p
+      .catch(e => { this.writeBackError ??= ioError('could not write back (fdatasync) target file', path, e) })
+      .finally(() => { this.flushing.delete(q) })
+    this.flushing.add(q)
+  }
+
+  private noteWritten (path: string, fd: number, n: number): void {
+    if (this.opts.writeBack !== true) return
+    if (this.writeBackError !== null) throw this.writeBackError
+    const d = (this.dirty.get(fd) ?? 0) + n
+    this.dirty.set(fd, d)
+    if (d < WRITE_BACK_BYTES || this.busy.has(fd)) return
+    this.dirty.set(fd, 0)
+    const p = fdatasyncAsync(fd)
+    this.busy.set(fd, p)
+    this.track(path, p.finally(() => { this.busy.delete(fd) }))
+  }
+
+  /** Wait for the write-backs started (all files closed first); throws the first failure. */
+  async flush (): Promise<void> {
+    this.closeOpen()
+    while (this.flushing.size > 0) await Promise.all([...this.flushing])
+    if (this.writeBackError !== null) throw this.writeBackError
+  }
+
+  /** After a failure: wait for what is in flight, so that nothing happens after the step has ended. */
+  async settle (): Promise<void> {
+    try { this.closeOpen() } catch { /* the failure being handled matters more */ }
+    while (this.flushing.size > 0) await Promise.all([...this.flushing])
   }
 
   /** Open (creating it if missing) a file for writing; `truncate` empties it first. */
   open (path: string, truncate: boolean): void {
     this.check(path, 'open')
-    this.closeOpen()
+    this.closeOpen(path)
+    // a few files open at once: the oldest is closed
+    if (this.fds.size >= MAX_OPEN) this.closeOpen(this.fds.keys().next().value as string)
     if (this.opts.dryRun) {
-      this.openPath = path
+      this.fds.set(path, -1)
       return
     }
     let existed = true
@@ -108,33 +163,86 @@ export class TargetWriter {
       if (truncate && this.opts.journal?.moveAside(path) === true) existed = false
       // O_NOFOLLOW: never write through a symlink planted at the file name itself
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0)
-      this.openFd = openSync(this.full(path), flags, this.opts.fileMode)
-      this.openPath = path
+      this.fds.set(path, openSync(this.full(path), flags, this.opts.fileMode))
     } catch (e) {
       throw ioError('could not open target file', path, e)
     }
     if (!existed) this.stats.filesCreated++
   }
 
+  /**
+   * Replace `path` whole with a copy of the local file `from`, made by the kernel
+   * (copy_file_range, or a reflink where the file system has them): no bytes pass
+   * through this process. As open(path, true): the old file goes into the journal (or
+   * away), the new one is a new file with the data directory's mode. It must have
+   * `expected` bytes: a source that changed size while we copy is an error.
+   */
+  async copyFileFrom (from: string, path: string, expected: number): Promise<number> {
+    this.check(path, 'open')
+    this.closeOpen(path)
+    if (this.opts.dryRun) {
+      this.stats.bytesWritten += expected
+      return expected
+    }
+    const full = this.full(path)
+    let existed = true
+    try {
+      beforeChange()
+      if (this.opts.journal?.moveAside(path) === true) existed = false
+      else {
+        // whatever is there (a file, a symlink planted at the name) goes; never written through
+        try { unlinkSync(full) } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') existed = false; else throw e }
+      }
+      await fsp.copyFile(from, full, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' && !lstatOk(from)) throw new PgRewindError('SOURCE_IO', `could not open source file "${from}": ${(e as Error).message}`, { data: { path } })
+      throw ioError('could not copy into target file', path, e)
+    }
+    if (!existed) this.stats.filesCreated++
+    let size: number
+    try {
+      const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW)
+      try {
+        // the copy has the source file's mode: ours is the data directory's
+        fchmodSync(fd, this.opts.fileMode)
+        size = fstatSync(fd).size
+      } catch (e) {
+        closeSync(fd)
+        throw e
+      }
+      if (this.opts.writeBack === true) this.track(path, fdatasyncAsync(fd).finally(() => closeSync(fd)))
+      else closeSync(fd)
+    } catch (e) { throw ioError('could not open target file', path, e) }
+    if (size !== expected) {
+      throw new PgRewindError('SOURCE_CHANGED', `size of source file "${path}" changed concurrently: ${expected} bytes expected, ${size} copied`,
+        { data: { path, expected, got: size } })
+    }
+    this.stats.bytesWritten += size
+    return size
+  }
+
   writeAt (path: string, offset: number, data: Buffer): void {
-    if (this.openPath !== path) this.open(path, false)
+    if (!this.fds.has(path)) this.open(path, false)
+    const fd = this.fds.get(path) ?? -1
     if (!this.opts.dryRun) {
       let done = 0
       while (done < data.length) {
         try {
           beforeChange()
-          done += writeSync(this.openFd, data, done, data.length - done, offset + done)
+          done += writeSync(fd, data, done, data.length - done, offset + done)
         } catch (e) {
           throw ioError('could not write file', path, e)
         }
       }
+      this.noteWritten(path, fd, data.length)
     }
     this.stats.bytesWritten += data.length
   }
 
   truncate (path: string, size: number): void {
     this.check(path, 'truncation')
-    if (this.openPath === path) this.closeOpen()
+    this.closeOpen(path)
     this.stats.filesTruncated++
     if (this.opts.dryRun) return
     let fd: number
@@ -151,7 +259,7 @@ export class TargetWriter {
 
   removeFile (path: string): void {
     this.check(path, 'removal')
-    if (this.openPath === path) this.closeOpen()
+    this.closeOpen(path)
     this.stats.filesRemoved++
     if (this.opts.dryRun) return
     try {
@@ -225,7 +333,7 @@ export class TargetWriter {
    */
   writeFileDurably (path: string, data: Buffer | string, opts: { sync?: boolean } = {}): void {
     this.check(path, 'open')
-    if (this.openPath === path) this.closeOpen()
+    this.closeOpen(path)
     this.stats.bytesWritten += Buffer.byteLength(data)
     if (this.opts.dryRun) return
     try {
@@ -242,7 +350,8 @@ export class TargetWriter {
     const tmp = `${path}${TEMP_SUFFIX}`
     this.check(tmp, 'removal')
     this.check(path, 'open')
-    if (this.openPath === tmp || this.openPath === path) this.closeOpen()
+    this.closeOpen(tmp)
+    this.closeOpen(path)
     if (this.opts.dryRun) return
     try {
       beforeChange()
@@ -263,6 +372,19 @@ export class TargetWriter {
       if (o.op === 'symlink creation') checkLinkTarget(o.path, o.linkTarget ?? '')
     }
   }
+}
+
+/** Files kept open for writing at once. */
+const MAX_OPEN = 32
+/** With writeBack, an fdatasync is started after this many bytes written to one file. */
+const WRITE_BACK_BYTES = 8 * 1024 * 1024
+
+async function fdatasyncAsync (fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => fdatasync(fd, e => e !== null ? reject(e) : resolve()))
+}
+
+function lstatOk (path: string): boolean {
+  try { lstatSync(path); return true } catch { return false }
 }
 
 function sameLink (path: string, target: string): boolean {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { close, closeSync, fstatSync, openSync, read, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { walFileName } from '../format/lsn'
@@ -21,7 +21,16 @@ export interface SegmentFilesOptions {
   onMissing?: (fileName: string) => string | null
   /** bytes read per read() call (multiple of 8192); default 1 MiB */
   chunkSize?: number
+  /**
+   * Read ahead: when segments are opened in increasing order, the next two are read
+   * into the page cache on the thread pool while this one is decoded (their files
+   * are open until those reads are done).
+   */
+  readAhead?: boolean
 }
+
+/** where read-ahead bytes land (and are dropped): concurrent reads into it are harmless */
+const prefetchScratch = Buffer.allocUnsafe(1024 * 1024)
 
 export class SegmentFiles implements WalPageSource {
   readonly walDir: string
@@ -36,11 +45,16 @@ export class SegmentFiles implements WalPageSource {
   private bufStart = -1
   private bufLen = 0
   private readonly opened = new Map<string, string>()
+  /** the last segment opened, and the ones read ahead (read-ahead: see prefetch) */
+  private lastSegNo = -2n
+  private readonly prefetched = new Set<string>()
+  private readonly readAhead: boolean
 
   constructor (walDir: string, segSize: number, opts: SegmentFilesOptions = {}) {
     this.walDir = walDir
     this.segSize = segSize
     this.onMissing = opts.onMissing ?? null
+    this.readAhead = opts.readAhead === true
     const cs = opts.chunkSize ?? 1024 * 1024
     if (!Number.isInteger(cs) || cs < 8192 || cs % 8192 !== 0) throw new PgRewindError('INTERNAL', `invalid chunk size ${cs}`)
     this.chunkSize = Math.min(cs, segSize)
@@ -63,7 +77,14 @@ export class SegmentFiles implements WalPageSource {
 
   readPage (tli: number, segNo: bigint, offsetInSegment: number, length: number): Buffer {
     const name = walFileName(tli, segNo, this.segSize)
-    if (name !== this.fdName || this.fd < 0) this.open(name)
+    if (name !== this.fdName || this.fd < 0) {
+      this.open(name)
+      // a forward scan reads the next segments next: have the thread pool read them
+      // into the page cache while this one is decoded
+      const ahead = !this.readAhead ? 0 : segNo === this.lastSegNo + 1n ? 2 : this.lastSegNo === -2n ? 1 : 0
+      this.lastSegNo = segNo
+      for (let k = 1; k <= ahead; k++) this.prefetch(walFileName(tli, segNo + BigInt(k), this.segSize))
+    }
     const end = offsetInSegment + length
     if (this.bufStart >= 0 && offsetInSegment >= this.bufStart && end <= this.bufStart + this.bufLen) {
       return this.buf.subarray(offsetInSegment - this.bufStart, this.bufLen)
@@ -97,6 +118,23 @@ export class SegmentFiles implements WalPageSource {
       throw new PgRewindError('WAL_READ', `could not read file "${this.fdPath}": ${err.message}`, { data: { file: name, errno: err.code } })
     }
     return got
+  }
+
+  /**
+   * Read a segment file into the page cache on the thread pool (the bytes go to a
+   * scratch buffer and are dropped): the synchronous reads of the scan then find it
+   * there. A hint: a missing file, or any error, is ignored.
+   */
+  private prefetch (name: string): void {
+    if (this.prefetched.has(name) || this.opened.has(name)) return
+    this.prefetched.add(name)
+    let fd: number
+    try { fd = openSync(join(this.walDir, name), 'r') } catch { return }
+    const piece = Math.min(1024 * 1024, this.segSize)
+    let left = Math.ceil(this.segSize / piece)
+    for (let off = 0; off < this.segSize; off += piece) {
+      read(fd, prefetchScratch, 0, piece, off, () => { if (--left === 0) close(fd, () => {}) })
+    }
   }
 
   close (): void {

@@ -37,7 +37,7 @@ export function openTargetWal (pgdata: string, info: ClusterInfo, history: Timel
         if (restoreDir === null) restoreDir = mkdtempSync(join(tmpdir(), 'pgrewind-restore-'))
         return restoreWalSegment(restoreCommand, fileName, restoreDir, segSize)
       }
-  const files = new SegmentFiles(join(pgdata, 'pg_wal'), segSize, { onMissing })
+  const files = new SegmentFiles(join(pgdata, 'pg_wal'), segSize, { onMissing, readAhead: true })
   const reader = new WalReader(files, { version: info.version, segSize, sysid: info.control.systemIdentifier, timelines: history })
   return {
     reader,

@@ -28,6 +28,31 @@ function openFds (): number {
   return readdirSync('/proc/self/fd').length
 }
 
+t.test('read-ahead: a forward scan reads the same bytes, and the files read ahead are closed once their reads are done', async t => {
+  const dir = tempWal()
+  const contents = new Map<string, Buffer>()
+  for (let s = 1; s <= 5; s++) {
+    const name = `00000001000000000000000${s}`
+    contents.set(name, pattern(100 + s))
+    writeFileSync(join(dir, name), contents.get(name)!)
+  }
+  const fds = openFds()
+  const f = new SegmentFiles(dir, SEG, { chunkSize: 64 * 1024, readAhead: true })
+  for (let seg = 1; seg <= 5; seg++) {
+    for (let off = 0; off < SEG; off += 64 * 1024) {
+      const b = f.readPage(1, BigInt(seg), off, 8192)
+      t.same(b.subarray(0, 8192), contents.get(`00000001000000000000000${seg}`)!.subarray(off, off + 8192))
+    }
+  }
+  t.ok(openFds() > fds + 1, 'segments ahead are being read')
+  f.close()
+  // the read-ahead's reads finish on the pool; their files close in the callbacks
+  const deadline = Date.now() + 5000
+  while (openFds() > fds && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  t.equal(openFds(), fds, 'no file left open')
+  t.same(f.openedFiles, [1, 2, 3, 4, 5].map(s => `00000001000000000000000${s}`), 'only the segments read count as opened')
+})
+
 t.test('reads any range of any segment, in chunks, one file open at a time', async t => {
   const dir = tempWal()
   const contents = new Map<string, Buffer>()
