@@ -27,6 +27,7 @@ export type RowState = 'live' | 'deleted' | 'uncommitted' | 'rolled-back' | 'unk
 export const PG_CLASS_OID = 1259
 export const PG_NAMESPACE_OID = 2615
 export const PG_DATABASE_OID = 1262
+export const PG_INDEX_OID = 2610
 /** FirstNormalObjectId: OIDs below are assigned by initdb */
 export const FIRST_NORMAL_OBJECT_ID = 16384
 
@@ -56,6 +57,13 @@ export interface ClassRow {
 export interface NamespaceRow {
   oid: number
   name: string
+  state: RowState
+}
+
+/** A pg_index row: the index's pg_class.oid and its table's */
+export interface IndexRow {
+  indexrelid: number
+  indrelid: number
   state: RowState
 }
 
@@ -89,6 +97,7 @@ export class FileCatalog {
   private sharedMap: RelMap | null = null
   private dbs: DatabaseRow[] | null = null
   private readonly perDb = new Map<number, DatabaseCatalog>()
+  private readonly perDbIndexes = new Map<number, IndexRow[]>()
 
   constructor (readonly pgdata: string, readonly side: Side, readonly vi: VersionInfo) {
     this.read = localReader(pgdata, side)
@@ -206,5 +215,20 @@ export class FileCatalog {
     const c = { classes, namespaces }
     this.perDb.set(db.oid, c)
     return c
+  }
+
+  /** pg_index of one database (every row version): which table each index belongs to. */
+  async indexes (db: Pick<DatabaseRow, 'oid' | 'tablespace'>): Promise<IndexRow[]> {
+    const cached = this.perDbIndexes.get(db.oid)
+    if (cached !== undefined) return cached
+    const { classes } = await this.database(db)
+    const dir = this.databaseDir(db)
+    const row = bestRow(classes.filter(c => c.oid === PG_INDEX_OID))
+    if (row === undefined || row.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_index`, { data: { path: dir } })
+    const rows = await this.rows(databasePath(row.tablespace, db.oid, this.vi), row.filenode, this.vi.catalogs.pgIndex, (r, _t, state) => ({
+      indexrelid: num(r, 'indexrelid'), indrelid: num(r, 'indrelid'), state
+    }))
+    this.perDbIndexes.set(db.oid, rows)
+    return rows
   }
 }

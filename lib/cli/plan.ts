@@ -38,6 +38,7 @@ export function planSummary (plan: Plan, file: string): string {
   const actions = ['create', 'copy', 'copy_tail', 'truncate', 'remove', 'none'].filter(a => counts.has(a)).map(a => `${counts.get(a)!} ${a === 'none' ? 'block-only' : a}`)
   lines.push(`${plan.totals.entries} entries: ${actions.length > 0 ? actions.join(', ') : 'nothing to do'}; ${plan.totals.blocks} changed blocks`)
   if (plan.method.kind === 'compare') lines.push(`changed blocks by comparison with the source (${plan.method.why}): ${plan.method.extraBlocks} blocks more than the WAL names`)
+  if (plan.method.kind === 'wal+hints') lines.push(`changed blocks from the WAL and the hint rule (${plan.method.why}): ${plan.method.extraBlocks} blocks more than the WAL since the last common checkpoint names`)
   lines.push(`need to copy ${mb(plan.totals.fetchBytes)} MB (total source directory size is ${mb(plan.totals.sourceBytes)} MB)`)
   lines.push(`digest: ${plan.digest}`)
   lines.push(`plan written to ${file}; apply it with: ${PROG} apply ${file} --expect-digest ${plan.digest}`)

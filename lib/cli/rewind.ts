@@ -94,6 +94,7 @@ export async function rewindCommand (argv: string[]): Promise<number> {
     rewinding = plan.rewindNeeded
     if (!plan.rewindNeeded) return
     if (plan.method.kind === 'compare') log.info(`changed blocks found by comparing with the source: ${plan.method.why}; ${plan.method.extraBlocks} blocks more than the WAL names`)
+    if (plan.method.kind === 'wal+hints') log.info(`changed blocks found from the WAL and the hint rule: ${plan.method.why}; ${plan.method.extraBlocks} blocks more than the WAL since the last common checkpoint names`)
     // what the rewind throws away: always before a dry run's end, with -P before a real one
     for (const line of discardSummaryLines(plan.discards)) {
       if (o.options.dryRun === true) log.info(line)

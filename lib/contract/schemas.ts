@@ -1029,6 +1029,17 @@ export const defs = {
             }
           ]
         },
+        "hints": {
+          "description": "the hint rule's findings when the target's hint bits were not WAL-logged for the whole range (null: not needed, or compareBlocks asked for)",
+          "anyOf": [
+            {
+              "$ref": "defs.json#/$defs/hintScan"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
         "discards": {
           "$ref": "defs.json#/$defs/discardReport"
         }
@@ -1041,6 +1052,7 @@ export const defs = {
         "changedBlocks",
         "blocks",
         "parameterChangeAfterFork",
+        "hints",
         "discards"
       ],
       "additionalProperties": false
@@ -1496,12 +1508,13 @@ export const defs = {
       "additionalProperties": false
     },
     "blockMethod": {
-      "description": "How the plan knows which blocks changed: from the target's WAL (pg_rewind's way), or by comparing every block of every relation file with the source (when hint bits were not WAL-logged, or when asked).",
+      "description": "How the plan knows which blocks changed: from the target's WAL (pg_rewind's way, 'wal'); from the WAL plus the hint rule when hint bits were not WAL-logged ('wal+hints': blocks of the transactions that ended after the divergence found in older WAL, and the indexes of heaps with rows deleted after it compared with the source); or by comparing every block of every relation file with the source ('compare': asked for, or the rule's inputs missing).",
       "type": "object",
       "properties": {
         "kind": {
           "enum": [
             "wal",
+            "wal+hints",
             "compare"
           ]
         },
@@ -1527,6 +1540,112 @@ export const defs = {
         "why",
         "extraBlocks",
         "comparison"
+      ],
+      "additionalProperties": false
+    },
+    "hintScan": {
+      "description": "What scanWal found for the hint rule: the blocks of the transactions that ended after the divergence, from the WAL before the last common checkpoint, and the indexes whose LP_DEAD hints buildPlan compares with the source.",
+      "type": "object",
+      "properties": {
+        "why": {
+          "type": "string"
+        },
+        "transactions": {
+          "description": "top-level transactions that ended after the divergence",
+          "$ref": "defs.json#/$defs/count"
+        },
+        "xids": {
+          "description": "their xids and their subtransactions'",
+          "$ref": "defs.json#/$defs/count"
+        },
+        "oldestXid": {
+          "anyOf": [
+            {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 4294967295
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
+        "searchedBackTo": {
+          "$ref": "defs.json#/$defs/lsn"
+        },
+        "searchStop": {
+          "enum": [
+            "running-xacts",
+            "checkpoint",
+            "start-of-wal",
+            "nothing-to-find"
+          ]
+        },
+        "searchRecords": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "searchWalBytes": {
+          "$ref": "defs.json#/$defs/bytes"
+        },
+        "blocks": {
+          "description": "main-fork blocks their records before the last common checkpoint changed, per relation segment file",
+          "type": "object",
+          "additionalProperties": {
+            "$ref": "defs.json#/$defs/blockRanges"
+          }
+        },
+        "blockCount": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "heaps": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "heapsResolved": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "indexFiles": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        },
+        "wholeDatabases": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "properties": {
+              "dbOid": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 4294967295
+              },
+              "reason": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "dbOid",
+              "reason"
+            ],
+            "additionalProperties": false
+          }
+        }
+      },
+      "required": [
+        "why",
+        "transactions",
+        "xids",
+        "oldestXid",
+        "searchedBackTo",
+        "searchStop",
+        "searchRecords",
+        "searchWalBytes",
+        "blocks",
+        "blockCount",
+        "heaps",
+        "heapsResolved",
+        "indexFiles",
+        "wholeDatabases"
       ],
       "additionalProperties": false
     }

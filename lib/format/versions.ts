@@ -36,14 +36,17 @@ export type CatalogColumn = readonly [name: string, type: CatalogColumnType]
 
 /**
  * The leading fixed-width columns of the system catalogs whose files we read for the
- * names in the discard report, in attribute order, as each major's postgres.bki
- * declares them (src/include/catalog/pg_class.h, pg_namespace.h, pg_database.h),
+ * names in the discard report (and pg_index for the hint rule), in attribute order, as each
+ * major's postgres.bki declares them (src/include/catalog/pg_class.h, pg_namespace.h,
+ * pg_database.h, pg_index.h),
  * up to the last one we need.
  */
 export interface CatalogLayouts {
   pgClass: readonly CatalogColumn[]
   pgNamespace: readonly CatalogColumn[]
   pgDatabase: readonly CatalogColumn[]
+  /** pg_index: which relation an index belongs to (the hint rule's indexes of a heap) */
+  pgIndex: readonly CatalogColumn[]
 }
 
 /** The relation mapper's pg_filenode.map (src/backend/utils/cache/relmapper.c RelMapFile). */
@@ -116,6 +119,7 @@ const PG_NAMESPACE: readonly CatalogColumn[] = [['oid', 'oid'], ['nspname', 'nam
 const CATALOGS_13: CatalogLayouts = {
   pgClass: [...PG_CLASS_PREFIX, ...PG_CLASS_SUFFIX],
   pgNamespace: PG_NAMESPACE,
+  pgIndex: [['indexrelid', 'oid'], ['indrelid', 'oid']],
   pgDatabase: [
     ['oid', 'oid'], ['datname', 'name'], ['datdba', 'oid'], ['encoding', 'int4'], ['datcollate', 'name'], ['datctype', 'name'],
     ['datistemplate', 'bool'], ['datallowconn', 'bool'], ['datconnlimit', 'int4'], ['datlastsysoid', 'oid'], ['datfrozenxid', 'xid'],

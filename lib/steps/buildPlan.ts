@@ -2,16 +2,17 @@ import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
 import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
 import { activeEntries, buildFileMap, mapTotals, PlanEntry } from '../rewind/filemap'
-import { CompareCandidate, compareBlocks } from '../rewind/blockcompare'
-import { rangesCount, unionRanges } from '../rewind/blockranges'
-import { isRelationDataFile } from '../format/relpath'
+import { CompareCandidate, compareBlocks, CompareStats } from '../rewind/blockcompare'
+import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
+import { ForkNumber, parseRelationPath, RelationFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { FileEntry, RewindSource } from '../source/types'
 import { planDigest } from '../rewind/plandigest'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
-import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, Plan, Ports, Scan, SourceSpec } from './types'
+import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, Ports, SourceSpec } from './types'
+import { hintRuleWhy } from '../rewind/hintrule'
 import { DiscardReport, emptyDiscardReport } from '../rewind/discards'
 import { completeDiscardNames } from '../rewind/discardreport'
 import { FileNameLookup, NameLookup } from '../catalog/names'
@@ -30,50 +31,88 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
 }
 
 /**
- * When the WAL cannot be trusted to name every changed block: hint bits set after
- * the fork without data checksums or wal_log_hints are not WAL-logged (pg_rewind
- * refuses such a target; a block it would keep can still differ from the source's,
- * e.g. rows of a transaction the source never committed, marked committed by a
- * hint on the target). Null: the WAL names them all.
+ * Relation files both sides have that `want` selects, block by block up to the
+ * shorter one (the rest is the tail copy or the truncation): the blocks that differ
+ * join the WAL's. Returns the blocks added and the comparison's statistics.
  */
-function whyCompare (d: Divergence, scan: Scan, asked: boolean): string | null {
-  if (asked) return 'asked for (compareBlocks)'
-  if (!d.hintsLogged) return 'the target has neither data checksums nor wal_log_hints, so hint bits it set after the divergence are not in its WAL'
-  if (scan.parameterChangeAfterFork !== null) {
-    return `the target restarted with other settings after the divergence (PARAMETER_CHANGE at ${scan.parameterChangeAfterFork}) and has no data checksums: wal_log_hints may have been off before that`
-  }
-  return null
-}
-
-/**
- * Every relation file both sides have, block by block up to the shorter one (the
- * rest is the tail copy or the truncation): the blocks that differ join the WAL's.
- */
-async function compareAll (map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo, source: RewindSource,
-  pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
+async function compareFiles (map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo, source: RewindSource,
+  pgdata: string, what: string, want: (r: RelationFile) => boolean, ports: Ports): Promise<{ added: number, stats: CompareStats }> {
   const sizes = new Map(sourceFiles.map(f => [f.path, f.size]))
   const tsizes = new Map(targetFiles.map(f => [f.path, f.size]))
   const candidates: CompareCandidate[] = []
   for (const e of map) {
     if (e.type !== 'file' || (e.action !== 'none' && e.action !== 'copy_tail' && e.action !== 'truncate')) continue
-    if (!isRelationDataFile(e.path, target.version)) continue
+    const r = parseRelationPath(e.path, target.version)
+    if (r === null || r.fork !== ForkNumber.MAIN || r.tempProcNumber !== null || !want(r)) continue
     const s = sizes.get(e.path)
     const t = tsizes.get(e.path)
     if (s === undefined || t === undefined) continue
     candidates.push({ path: e.path, blocks: Math.floor(Math.min(s, t) / BLCKSZ) })
   }
-  ports.log.progress(`comparing ${candidates.length} relation files block by block with the source (${why})`)
+  ports.log.progress(`comparing ${candidates.length} relation files block by block with the source (${what})`)
   const { differing, stats } = await compareBlocks(pgdata, candidates, source, { checkCancelled: ports.checkCancelled })
   const byPath = new Map(map.map(e => [e.path, e]))
-  let extraBlocks = 0
+  let added = 0
   for (const [path, ranges] of differing) {
     const e = byPath.get(path)
     if (e === undefined) continue
     const before = rangesCount(e.blocks ?? [])
     e.blocks = unionRanges(e.blocks ?? [], ranges)
-    extraBlocks += rangesCount(e.blocks) - before
+    added += rangesCount(e.blocks) - before
   }
-  return { kind: 'compare', why, extraBlocks, comparison: stats }
+  return { added, stats }
+}
+
+/** Compare mode: every relation file both sides have. */
+async function compareAll (map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo, source: RewindSource,
+  pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
+  const { added, stats } = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, why, () => true, ports)
+  return { kind: 'compare', why, extraBlocks: added, comparison: stats }
+}
+
+/** The hint rule's blocks added to the WAL's (before the file map is built): how many were new. */
+function addRuleBlocks (changed: Map<string, BlockRanges>, hints: HintScan): number {
+  let added = 0
+  for (const [path, r] of Object.entries(hints.blocks)) {
+    const before = changed.get(path) ?? []
+    const u = unionRanges(before, r)
+    added += rangesCount(u) - rangesCount(before)
+    changed.set(path, u)
+  }
+  return added
+}
+
+/** The rule's second half: the indexes it named (and whole databases whose catalog it could not read) compared with the source. */
+async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo,
+  source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
+  const vi = target.version
+  const key = (r: { spcOid: number, dbOid: number, relNumber: number }): string => `${r.spcOid}/${r.dbOid}/${r.relNumber}`
+  const indexes = new Set<string>()
+  for (const p of hints.indexFiles) {
+    const r = parseRelationPath(p, vi)
+    if (r !== null) indexes.add(key(r))
+  }
+  const whole = new Set(hints.wholeDatabases.map(w => w.dbOid))
+  const parts: string[] = []
+  const stop = hints.searchStop === 'running-xacts'
+    ? 'where a RUNNING_XACTS record shows none of them had begun'
+    : hints.searchStop === 'checkpoint' ? 'to the redo point of a checkpoint before all of them' : hints.searchStop === 'start-of-wal' ? 'to the start of the WAL' : ''
+  parts.push(hints.transactions === 0
+    ? 'no transaction ended after the divergence'
+    : `${hints.transactions} transactions ended after the divergence (${hints.xids} xids, the oldest ${hints.oldestXid ?? '-'}); the WAL searched back from the last common checkpoint to ${hints.searchedBackTo}, ${stop} (${hints.searchRecords} records): ${ruleBlocks} blocks more`)
+  let comparison: CompareStats | null = null
+  let added = 0
+  if (indexes.size > 0 || whole.size > 0) {
+    const what = `indexes of tables with rows deleted or updated after the divergence${whole.size > 0 ? ', and every relation of databases whose catalog could not be read' : ''}`
+    const r = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, what, f => whole.has(f.dbOid) || indexes.has(key(f)), ports)
+    comparison = r.stats
+    added = r.added
+    parts.push(`${indexes.size} indexes of ${hints.heaps} tables with rows deleted or updated after the divergence compared with the source (LP_DEAD hints): ${r.stats.files} files, ${r.stats.blocksDiffering} blocks differ`)
+  } else {
+    parts.push(`${hints.heaps} tables with rows deleted or updated after the divergence, no index to compare`)
+  }
+  for (const w of hints.wholeDatabases) parts.push(`database ${w.dbOid} compared whole: ${w.reason}`)
+  return { kind: 'wal+hints', why: `${hints.why}; ${parts.join('; ')}`, extraBlocks: ruleBlocks + added, comparison }
 }
 
 /**
@@ -113,7 +152,12 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     let entries: PlanEntry[]
     let method: BlockMethod = { kind: 'wal', why: 'every block the target changed since the divergence is in its WAL (pg_rewind\'s way)', extraBlocks: 0, comparison: null }
     if (d.rewindNeeded) {
-      const changed = new Map(Object.entries(input.scan!.changedBlocks))
+      const scan = input.scan!
+      const changed = new Map(Object.entries(scan.changedBlocks))
+      const asked = input.options?.compareBlocks === true
+      const ruleWhy = hintRuleWhy(d.hintsLogged, scan.parameterChangeAfterFork === null ? null : parseLsn(scan.parameterChangeAfterFork))
+      const hints = !asked && ruleWhy !== null ? scan.hints : null
+      const ruleBlocks = hints !== null ? addRuleBlocks(changed, hints) : 0
       const map = buildFileMap({
         source: sourceFiles,
         target: targetFiles,
@@ -123,8 +167,12 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
         divergenceSegNo: lsnToSegNo(parseLsn(d.divergeLsn), d.segSize),
         changedBlocks: changed
       })
-      const why = whyCompare(d, input.scan!, input.options?.compareBlocks === true)
-      if (why !== null) method = await compareAll(map, sourceFiles, targetFiles, target, source, pgdata, why, ports)
+      if (asked) method = await compareAll(map, sourceFiles, targetFiles, target, source, pgdata, 'asked for (compareBlocks)', ports)
+      else if (hints !== null) method = await hintMethod(hints, ruleBlocks, map, sourceFiles, targetFiles, target, source, pgdata, ports)
+      else if (ruleWhy !== null) {
+        // the scan was made without the rule (scanWal with compareBlocks): compare everything
+        method = await compareAll(map, sourceFiles, targetFiles, target, source, pgdata, `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, ports)
+      }
       entries = activeEntries(map)
     } else {
       // No rewind: but a node left without the new timeline's history files may not

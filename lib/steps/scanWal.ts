@@ -5,12 +5,17 @@ import { WalRecord } from '../wal/record'
 import { BlockBitmap, BlockRanges, rangesCount } from '../rewind/blockranges'
 import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/clusterinfo'
 import { localReader } from '../datadir/files'
-import { Ports, Scan, ScanWalInput } from './types'
+import { HintScan, Ports, Scan, ScanWalInput } from './types'
+import type { VersionInfo } from '../format/versions'
+import type { WalReader } from '../wal/reader'
 import { openTargetWal } from '../wal/targetwal'
 import { DiscardCollector } from '../rewind/discardcollector'
 import { buildDiscardReport } from '../rewind/discardreport'
 import { emptyDiscardReport } from '../rewind/discards'
 import { FileNameLookup } from '../catalog/names'
+import { indexesOfHeaps } from '../catalog/indexes'
+import { HintCollector, hintRuleWhy, oldestXid as oldestOf, RelationBlocks, searchBack } from '../rewind/hintrule'
+import { ForkNumber } from '../format/relpath'
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
@@ -26,7 +31,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
-    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null, hints: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
   }
   const opts = input.options ?? {}
   const history = await readHistory(readTarget, target.tli)
@@ -46,11 +51,16 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const total = Number(to - from)
   ports.log.progress('reading WAL in target')
   const discards = new DiscardCollector(vi, parseLsn(d.divergeLsn), to)
+  // the hint rule's inputs: unless block comparison is asked for, whatever pg_control says
+  // (a PARAMETER_CHANGE record after the fork, seen only on the way, may call for the rule)
+  const hintCollector = opts.compareBlocks === true ? null : new HintCollector(vi, fork)
+  let hints: HintScan | null = null
   const wal = openTargetWal(pgdata, target, history, opts)
   try {
     wal.reader.readUntil(from, to, (rec: WalRecord) => {
       records++
       discards.onRecord(rec)
+      hintCollector?.onRecord(rec)
       if (specialRecordKind(rec, vi) === 'unrecognized-special') throw unrecognizedSpecialRecordError(rec, vi)
       // a restart with other settings after the fork: hint logging may have been off before it
       if (parameterChange === null && isParameterChange(rec) && rec.lsn >= fork) parameterChange = rec.lsn
@@ -79,6 +89,8 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
         }
       }
     })
+    const why = hintRuleWhy(d.hintsLogged, parameterChange)
+    if (hintCollector !== null && why !== null) hints = await hintRule(hintCollector, why, wal.reader, from, pgdata, vi, relsegSize, ports)
   } finally {
     wal.close()
   }
@@ -94,5 +106,42 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   }
   ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
   const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
-  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), discards: report }
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }
+}
+
+/**
+ * The hint rule (lib/rewind/hintrule.ts): the blocks of the transactions that ended
+ * after the divergence, from the WAL before the last common checkpoint, and the
+ * indexes of the heaps with tuples deleted or updated by such transactions, named
+ * from the target's catalog files.
+ */
+async function hintRule (c: HintCollector, why: string, reader: WalReader, from: bigint, pgdata: string, vi: VersionInfo,
+  relsegSize: number, ports: Ports): Promise<HintScan> {
+  c.finish()
+  const earlier = new RelationBlocks(relsegSize)
+  if (c.ended.size > 0) ports.log.progress(`searching the WAL before ${formatLsn(from)} for the blocks of ${c.transactions} transactions that ended after the divergence`)
+  const sb = searchBack(reader, from, c.ended, vi, rec => {
+    earlier.addRecord(rec)
+    c.onEarlierRecord(rec)
+  }, ports.checkCancelled)
+  const { blocks, count } = earlier.toRecord(vi)
+  const heaps = [...c.heaps.values()]
+  ports.log.debug(`hint rule: ${c.transactions} transactions (${c.ended.size} xids), WAL searched back to ${formatLsn(sb.stoppedAt)} (${sb.stop}, ${sb.records} records): ${count} blocks; ${heaps.length} heaps with deleted or updated rows`)
+  const idx = await indexesOfHeaps(pgdata, vi, heaps)
+  return {
+    why,
+    transactions: c.transactions,
+    xids: c.ended.size,
+    oldestXid: oldestOf(c.ended),
+    searchedBackTo: formatLsn(sb.stoppedAt),
+    searchStop: sb.stop,
+    searchRecords: sb.records,
+    searchWalBytes: sb.walBytes,
+    blocks,
+    blockCount: count,
+    heaps: heaps.length,
+    heapsResolved: idx.heapsResolved,
+    indexFiles: idx.indexes.map(l => relationPath(l, vi, { fork: ForkNumber.MAIN })).sort(),
+    wholeDatabases: idx.wholeDatabases
+  }
 }

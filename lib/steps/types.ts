@@ -68,14 +68,55 @@ export interface Scan {
   discards: DiscardReport
   /** a PARAMETER_CHANGE record after the divergence (a restart with other settings): hint logging may have changed there */
   parameterChangeAfterFork: string | null
+  /** the hint rule's findings, when the target's hint bits were not WAL-logged for the whole range (null: not needed, or compareBlocks asked for) */
+  hints: HintScan | null
+}
+
+/**
+ * What scanWal found for the hint rule (lib/rewind/hintrule.ts): the blocks that
+ * hints set without WAL may have changed, from the WAL, and the indexes whose
+ * LP_DEAD hints buildPlan must compare with the source.
+ */
+export interface HintScan {
+  /** why the rule applies */
+  why: string
+  /** top-level transactions that ended (committed or aborted) after the divergence */
+  transactions: number
+  /** their xids and their subtransactions' */
+  xids: number
+  /** the oldest of them (null: none) */
+  oldestXid: number | null
+  /** where the walk back through the WAL before the last common checkpoint stopped (the checkpoint itself when there was nothing to find) */
+  searchedBackTo: string
+  /** what stopped it: a RUNNING_XACTS record or checkpoint before every such xid, the start of the WAL, or nothing to look for */
+  searchStop: 'running-xacts' | 'checkpoint' | 'start-of-wal' | 'nothing-to-find'
+  searchRecords: number
+  searchWalBytes: number
+  /** main-fork blocks their records before the last common checkpoint changed, per relation segment file */
+  blocks: Record<string, BlockRanges>
+  blockCount: number
+  /** heap relation files with tuples deleted or updated after the divergence (or before it by those transactions) */
+  heaps: number
+  /** heaps whose indexes pg_index named */
+  heapsResolved: number
+  /** the main-fork files of their indexes: compared with the source block by block */
+  indexFiles: string[]
+  /** databases (OIDs) whose catalog could not be read: every relation file of theirs is compared */
+  wholeDatabases: Array<{ dbOid: number, reason: string }>
 }
 
 /** How buildPlan knows which blocks changed. */
 export interface BlockMethod {
-  /** 'wal': from the target's WAL (pg_rewind's way); 'compare': every block of every relation file compared with the source */
-  kind: 'wal' | 'compare'
+  /**
+   * 'wal': from the target's WAL (pg_rewind's way); 'wal+hints': the WAL plus the hint
+   * rule (blocks of transactions that ended after the divergence, found in older WAL, and
+   * the indexes of heaps with rows deleted after it compared with the source), when hint
+   * bits were not WAL-logged; 'compare': every block of every relation file compared
+   * with the source (asked for, or the rule's inputs are missing)
+   */
+  kind: 'wal' | 'wal+hints' | 'compare'
   why: string
-  /** blocks the comparison found that the WAL did not name */
+  /** blocks the rule or the comparison added to those the WAL after the last common checkpoint names */
   extraBlocks: number
   comparison: CompareStats | null
 }

@@ -414,6 +414,8 @@ def plan_diff(target_info, plan, summary):
     method = plan.get('method') or {}
     if method.get('kind') == 'compare':
         after.append('  changed blocks found by comparing with the source: %s' % method.get('why'))
+    elif method.get('kind') == 'wal+hints':
+        after.append('  changed blocks found from the WAL and the hint rule (%d blocks more): %s' % (method.get('extraBlocks') or 0, method.get('why')))
     after += discards_lines(plan.get('discards'))
     if summary['files']:
         after.append('files (first %d of %d):' % (len(summary['files']), summary['entries']))

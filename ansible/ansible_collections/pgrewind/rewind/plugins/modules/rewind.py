@@ -181,8 +181,10 @@ plan:
       type: int
     method:
       description: >-
-        How the plan knows which blocks changed - C(kind) C(wal) (from the target's WAL) or C(compare)
-        (every block compared with the source, when hint bits were not WAL-logged), C(why), C(extraBlocks), C(comparison).
+        How the plan knows which blocks changed - C(kind) C(wal) (from the target's WAL), C(wal+hints)
+        (the WAL plus the hint rule, when hint bits were not WAL-logged - blocks of the transactions that ended
+        after the divergence from older WAL, indexes of tables with deleted rows compared with the source) or
+        C(compare) (every block compared with the source, when asked for), C(why), C(extraBlocks), C(comparison).
       type: dict
     discards:
       description: >-
