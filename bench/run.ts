@@ -4,7 +4,7 @@
  * rewind avoids) as the baseline.
  *
  *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables]
- *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,basebackup]
+ *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,compare,basebackup]
  *                    [--verify full|none] [--pair DIR] [--keep-pair] [--build-only] [--json FILE]
  *
  * The pair: a pgbench database of --scale on a primary with a streaming standby; the
@@ -56,8 +56,11 @@ function arg (name: string, def: string): string {
 const flag = (name: string): boolean => process.argv.includes(`--${name}`)
 
 type Mode = 'local' | 'tcp' | 'socket' | 'load' | 'tables'
-type Tool = 'C' | 'pgrewind' | 'nojournal' | 'basebackup'
-const TOOL_NAMES: Record<Tool, string> = { C: 'C pg_rewind 15', pgrewind: 'pgrewind', nojournal: 'pgrewind --no-journal', basebackup: 'pg_basebackup 15' }
+type Tool = 'C' | 'pgrewind' | 'nojournal' | 'compare' | 'basebackup'
+const TOOL_NAMES: Record<Tool, string> = { C: 'C pg_rewind 15', pgrewind: 'pgrewind', nojournal: 'pgrewind --no-journal', compare: 'pgrewind --compare-blocks', basebackup: 'pg_basebackup 15' }
+
+/** pgrewind's options per variant: without the journal; every block compared with the source (what a target without hint logging costs at most) */
+const TOOL_FLAGS: Record<'pgrewind' | 'nojournal' | 'compare', string[]> = { pgrewind: [], nojournal: ['--no-journal'], compare: ['--compare-blocks'] }
 
 const opt = {
   major: Number(arg('major', '15')),
@@ -308,7 +311,8 @@ async function runOne (pair: PairInfo, mode: Mode, round: number, tool: Tool): P
         break
       case 'pgrewind':
       case 'nojournal':
-        m = await measured(process.execPath, [CLI, '-D', tgt.dataDir, ...srcArgs, '--json', ...(tool === 'nojournal' ? ['--no-journal'] : [])])
+      case 'compare':
+        m = await measured(process.execPath, [CLI, '-D', tgt.dataDir, ...srcArgs, '--json', ...TOOL_FLAGS[tool]])
         summary = JSON.parse(m.stdout)
         break
       case 'basebackup':
@@ -381,7 +385,7 @@ function summarize (results: RunResult[]): string {
       const tps = t.filter(r => r.tpsBefore !== undefined)
       lines.push(`| ${mode} | ${TOOL_NAMES[tool]} | ${range(t.map(r => r.m.wall))} | ${ratios.length > 0 ? `${f2(median(ratios))} (${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))})` : ''} | ` +
         `${median(t.map(r => r.m.rssMb)).toFixed(0)} (max ${Math.max(...t.map(r => r.m.rssMb)).toFixed(0)}) | ${MB(median(t.map(r => r.m.io.read_bytes)))} | ${MB(median(t.map(r => r.m.io.write_bytes)))} | ` +
-        `${tool === 'pgrewind' ? MB(median(j)) : ''} | ${tps.length > 0 ? `${median(tps.map(r => r.tpsBefore ?? NaN)).toFixed(0)} → ${median(tps.map(r => r.tpsDuring ?? NaN)).toFixed(0)}` : ''} |`)
+        `${t[0].summary !== undefined ? MB(median(j)) : ''} | ${tps.length > 0 ? `${median(tps.map(r => r.tpsBefore ?? NaN)).toFixed(0)} → ${median(tps.map(r => r.tpsDuring ?? NaN)).toFixed(0)}` : ''} |`)
     }
   }
   const ours = results.filter(r => r.summary !== undefined && r.tool === 'pgrewind')
