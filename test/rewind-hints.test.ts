@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Client } from 'pg'
 import { Cluster, debianPg15, Pair, pgrewind, rejoinAndCompare, run, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 import type { Plan } from '../lib/steps/types'
+import { RpcChild } from './helpers/rpcclient'
 
 /**
  * Clusters whose hint bits are not WAL-logged (neither data checksums nor
@@ -167,7 +168,7 @@ for (const major of majors) {
     await forkWithHints(t, pair, client, { prepared: true })
     const { file, plan } = await planFile(t, pair)
     t.equal(plan.method.kind, 'wal+hints')
-    t.match(plan.method.why, /1 transactions ended after the divergence .*the WAL searched back from the last common checkpoint to [0-9A-F]+\/[0-9A-F]+, (where a RUNNING_XACTS record|to the redo point)/)
+    t.match(plan.method.why, /1 transaction ended after the divergence .*the WAL searched back from the last common checkpoint to [0-9A-F]+\/[0-9A-F]+, (where a RUNNING_XACTS record|to the redo point)/)
     t.ok(plan.method.extraBlocks > 100, `the rule added the blocks the transaction wrote before the last common checkpoint (${plan.method.extraBlocks}): ${plan.method.why}`)
     const a = await pgrewind(['apply', file])
     t.equal(a.code, 0, a.stderr)
@@ -176,13 +177,40 @@ for (const major of majors) {
     t.equal(await pair.source.scalar<string>('SELECT count(*)::text FROM pg_prepared_xacts'), '1', 'on the source it is still prepared')
   })
 
+  t.test(`PostgreSQL ${major}: the hint rule over JSON-RPC — scanWal's result carries it to buildPlan, each step its own server process`, async t => {
+    const pair = await noHintLogging(t, major, false)
+    const client = await openTransaction(pair.target)
+    await olderThanCheckpoints(pair.target)
+    await forkWithHints(t, pair, client)
+    const target = { pgdata: pair.target.dataDir }
+    const source = { pgdata: pair.source.dataDir }
+    // a new server per step, as separate Ansible tasks run them: the rule's result must survive JSON
+    const step = async (method: string, params: Record<string, unknown>): Promise<any> => {
+      const c = new RpcChild()
+      try { return await c.result(method, params) } finally { c.kill() }
+    }
+    const divergence = await step('findDivergence', { target, source })
+    t.equal(divergence.hintsLogged, false)
+    const scan = await step('scanWal', { target, source, divergence })
+    t.not(scan.hints, null, 'scanWal ran the hint rule')
+    t.equal(scan.hints.transactions, 1, 'one transaction ended after the divergence')
+    t.ok(scan.hints.blockCount > 100, `the blocks it wrote before the last common checkpoint (${scan.hints.blockCount as number})`)
+    const plan = await step('buildPlan', { target, source, divergence, scan })
+    t.equal(plan.method.kind, 'wal+hints')
+    t.ok(plan.method.extraBlocks > 100, `the plan holds the rule's blocks (${plan.method.extraBlocks as number} more than the WAL after the checkpoint names)`)
+    await step('applyPlan', { target, source, plan })
+    await step('writeBackupLabel', { target, source, plan })
+    t.same(await rejoinAndCompare(pair.target, pair.source), [], 'the rejoined node equals the source, table by table')
+    t.equal(await pair.target.scalar<string>("SELECT count(*)::text FROM hz WHERE v = 'open at the fork'"), '0', 'no row of the transaction the source never committed')
+  })
+
   t.test(`PostgreSQL ${major}: rows deleted after the fork and their index items killed by index scans — visible again through the index`, async t => {
     const pair = await noHintLogging(t, major, false)
     await deleteAndKillItems(pair)
     const r = await pgrewind(args(pair, 'local'))
     t.equal(r.code, 0, r.stderr)
     t.match(r.stderr, RULE)
-    t.match(r.stderr, /1 indexes of 1 tables with rows deleted or updated after the divergence compared with the source \(LP_DEAD hints\): 1 files, [1-9]\d* blocks differ/)
+    t.match(r.stderr, /1 index of 1 table with rows deleted or updated after the divergence compared with the source \(LP_DEAD hints\): 1 file, [1-9]\d* blocks? differs?/)
     t.same(await rejoinAndCompare(pair.target, pair.source), [])
     await pair.target.promote() // a standby ignores LP_DEAD items; a primary trusts them
     t.equal(await indexScanCount(pair.target), String(LP_ROWS), 'every row through an index scan')

@@ -1,4 +1,5 @@
 import type { DiscardedDatabase, DiscardedRelation, DiscardReport, RowCounts } from '../rewind/discards'
+import { plural } from '../words'
 
 /**
  * The short, human form of the report of what a rewind discards (the JSON form,
@@ -9,10 +10,6 @@ import type { DiscardedDatabase, DiscardedRelation, DiscardReport, RowCounts } f
 
 const MAX_DATABASES = 4
 const MAX_RELATIONS = 4
-
-function plural (n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`
-}
 
 function rowsText (c: RowCounts): string {
   const parts: string[] = []

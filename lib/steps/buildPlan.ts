@@ -18,6 +18,7 @@ import { completeDiscardNames } from '../rewind/discardreport'
 import { FileNameLookup, NameLookup } from '../catalog/names'
 import { SqlNameLookup } from '../catalog/sqlnames'
 import type { VersionInfo } from '../format/versions'
+import { plural } from '../words'
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
 function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
@@ -99,7 +100,7 @@ async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[]
     : hints.searchStop === 'checkpoint' ? 'to the redo point of a checkpoint before all of them' : hints.searchStop === 'start-of-wal' ? 'to the start of the WAL' : ''
   parts.push(hints.transactions === 0
     ? 'no transaction ended after the divergence'
-    : `${hints.transactions} transactions ended after the divergence (${hints.xids} xids, the oldest ${hints.oldestXid ?? '-'}); the WAL searched back from the last common checkpoint to ${hints.searchedBackTo}, ${stop} (${hints.searchRecords} records): ${ruleBlocks} blocks more`)
+    : `${plural(hints.transactions, 'transaction')} ended after the divergence (${plural(hints.xids, 'xid')}, the oldest ${hints.oldestXid ?? '-'}); the WAL searched back from the last common checkpoint to ${hints.searchedBackTo}, ${stop} (${plural(hints.searchRecords, 'record')}): ${plural(ruleBlocks, 'block')} more`)
   let comparison: CompareStats | null = null
   let added = 0
   if (indexes.size > 0 || whole.size > 0) {
@@ -107,9 +108,9 @@ async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[]
     const r = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, what, f => whole.has(f.dbOid) || indexes.has(key(f)), ports)
     comparison = r.stats
     added = r.added
-    parts.push(`${indexes.size} indexes of ${hints.heaps} tables with rows deleted or updated after the divergence compared with the source (LP_DEAD hints): ${r.stats.files} files, ${r.stats.blocksDiffering} blocks differ`)
+    parts.push(`${plural(indexes.size, 'index', 'indexes')} of ${plural(hints.heaps, 'table')} with rows deleted or updated after the divergence compared with the source (LP_DEAD hints): ${plural(r.stats.files, 'file')}, ${plural(r.stats.blocksDiffering, 'block')} ${r.stats.blocksDiffering === 1 ? 'differs' : 'differ'}`)
   } else {
-    parts.push(`${hints.heaps} tables with rows deleted or updated after the divergence, no index to compare`)
+    parts.push(`${plural(hints.heaps, 'table')} with rows deleted or updated after the divergence, no index to compare`)
   }
   for (const w of hints.wholeDatabases) parts.push(`database ${w.dbOid} compared whole: ${w.reason}`)
   return { kind: 'wal+hints', why: `${hints.why}; ${parts.join('; ')}`, extraBlocks: ruleBlocks + added, comparison }
