@@ -7,7 +7,7 @@ import { rangesCount, unionRanges } from '../rewind/blockranges'
 import { isRelationDataFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { FileEntry, RewindSource } from '../source/types'
-import { planDigest } from '../rewind/plandigest'
+import { sealPlan } from '../rewind/plandigest'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
@@ -152,7 +152,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       totals: { ...totals, entries: entries.length },
       discards
     }
-    return { ...plan, digest: planDigest(plan) }
+    return sealPlan(plan)
   } finally {
     await source.close()
   }
