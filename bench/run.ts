@@ -11,7 +11,8 @@
  * standby is promoted; then both sides write (--tx pgbench transactions per client, 2
  * clients, on each side), and both stop cleanly. The old primary is the target, the
  * promoted standby the source. --pair DIR reuses a pair kept by --keep-pair (or made
- * by --build-only, which runs nothing).
+ * by --build-only, which runs nothing); one made for the tables mode (e.g. --modes tables
+ * --tables 100000 --build-only) serves that mode.
  *
  * Modes (each on fresh copies of the pair, every round):
  *   local   --source-pgdata: the source a stopped data directory
@@ -141,7 +142,10 @@ async function pgbench (c: Cluster, args: string[]): Promise<void> {
 async function buildPair (scale: number, tx: number, tables: number): Promise<PairInfo> {
   const t0 = Date.now()
   const bin = opt.major === 15 ? 'system' : 'embedded'
-  const primary = await Cluster.init({ major: opt.major, name: 'primary', bin, conf: pairConf })
+  // creating many tables writes GBs of WAL and checkpoints on the way: keep it all, or the
+  // target would no longer have the WAL from the last common checkpoint (no tool could rewind it)
+  const conf = tables > 0 ? { ...pairConf, wal_keep_size: '64GB' } : pairConf
+  const primary = await Cluster.init({ major: opt.major, name: 'primary', bin, conf })
   await primary.start()
   await pgbench(primary, ['-i', '-q', '-s', String(scale)])
   await primary.checkpoint()
@@ -420,16 +424,22 @@ async function main (): Promise<void> {
   const results: RunResult[] = []
   try {
     const modes = opt.modes.filter(m => m !== 'tables')
+    // --pair DIR: a kept pair serves the tables mode when it was made for it (--tables N), else the others
+    const kept = opt.pair !== '' ? JSON.parse(readFileSync(join(opt.pair, 'bench-pair.json'), 'utf8')) as PairInfo : null
+    if (kept !== null && kept.tables > 0) {
+      pairs.tables = kept
+      console.log(`reusing the pair in ${opt.pair}: ${kept.tables} new tables per side`)
+    }
     if (modes.length > 0) {
-      if (opt.pair !== '') {
-        pairs.main = JSON.parse(readFileSync(join(opt.pair, 'bench-pair.json'), 'utf8')) as PairInfo
+      if (kept !== null && kept.tables === 0) {
+        pairs.main = kept
         console.log(`reusing the pair in ${opt.pair}: scale ${pairs.main.scale}, ${pairs.main.tx} transactions x 2 per side`)
       } else {
         pairs.main = await buildPair(opt.scale, opt.tx, 0)
         owned.push(pairs.main.root)
       }
     }
-    if (opt.modes.includes('tables')) {
+    if (opt.modes.includes('tables') && pairs.tables === undefined) {
       pairs.tables = await buildPair(1, 0, opt.tables)
       owned.push(pairs.tables.root)
     }

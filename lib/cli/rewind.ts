@@ -6,6 +6,7 @@ import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
 import { asTargetOwner, rewindOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
 import { discardSummaryLines } from './discards'
+import { writeJson } from '../jsonstream'
 
 export const REWIND_HELP = `${PROG} resynchronizes a PostgreSQL cluster with another copy of the cluster.
 
@@ -111,7 +112,9 @@ export async function rewindCommand (argv: string[]): Promise<number> {
     ports, { onStep, onPlan })
   if (res.plan.rewindNeeded) log.info('Done!')
   if (o.json) {
-    process.stdout.write(JSON.stringify({
+    // written in pieces (stdout to a file or pipe is synchronous on Linux): the
+    // report of a big divergence is tens of MB of JSON, never built as one string
+    writeJson({
       rewindNeeded: res.plan.rewindNeeded,
       divergence: res.divergence,
       scan: { ...res.scan, changedBlocks: undefined, discards: undefined },
@@ -122,7 +125,8 @@ export async function rewindCommand (argv: string[]): Promise<number> {
       finish: res.finish,
       recoveryConf: res.recoveryConf,
       timings: res.timings
-    }) + '\n')
+    }, chunk => process.stdout.write(chunk))
+    process.stdout.write('\n')
   }
   return 0
 }

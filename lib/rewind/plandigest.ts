@@ -1,17 +1,14 @@
 import { createHash } from 'node:crypto'
 import type { Plan } from '../steps/types'
+import { canonicalText, writeJson } from '../jsonstream'
 
 /**
  * A plan pins its own content: the sha256 of its canonical JSON (object keys sorted
  * at every level, so the same content always has the same text), everything but
- * the digest itself.
+ * the digest itself. The text is hashed as it is written (lib/jsonstream.ts),
+ * never built whole: a plan of 100,000 entries would otherwise cost hundreds of MB.
  */
-export function canonicalJson (v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
-  const o = v as Record<string, unknown>
-  return `{${Object.keys(o).filter(k => o[k] !== undefined).sort().map(k => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`
-}
+export const canonicalJson = canonicalText
 
 export function sha256Hex (text: string): string {
   return createHash('sha256').update(text).digest('hex')
@@ -19,5 +16,28 @@ export function sha256Hex (text: string): string {
 
 export function planDigest (plan: Omit<Plan, 'digest'> | Plan): string {
   const { digest: _ignored, ...content } = plan as Plan
-  return sha256Hex(canonicalJson(content))
+  const h = createHash('sha256')
+  writeJson(content, chunk => h.update(chunk), { sortKeys: true })
+  return h.digest('hex')
+}
+
+// Plans whose digest this process computed or checked (the one-shot CLI passes the
+// plan buildPlan made on to applyPlan and writeBackupLabel): hashing a big plan's
+// canonical JSON again would cost more than the check is worth.
+const sealed = new WeakMap<object, string>()
+
+/** The plan with its digest, remembered as checked. */
+export function sealPlan (content: Omit<Plan, 'digest'>): Plan {
+  const plan: Plan = { ...content, digest: planDigest(content) }
+  sealed.set(plan, plan.digest)
+  return plan
+}
+
+/** The digest of the plan's content: remembered when this process sealed or checked that very object. */
+export function checkedDigest (plan: Plan): string {
+  const known = sealed.get(plan)
+  if (known === plan.digest) return known
+  const d = planDigest(plan)
+  sealed.set(plan, d)
+  return d
 }

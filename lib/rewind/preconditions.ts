@@ -4,7 +4,7 @@ import { PgRewindError } from '../errors'
 import { RewindSource } from '../source/types'
 import { Plan, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
 import { checkTargetUnchanged, ClusterInfo, readClusterInfo } from './clusterinfo'
-import { planDigest } from './plandigest'
+import { checkedDigest } from './plandigest'
 
 /**
  * What every step checks before it reads or changes anything: no server running on
@@ -29,20 +29,15 @@ export async function openSourceChecked (source: SourceSpec, ports: Ports): Prom
   return await ports.openSource(source)
 }
 
-// Plans already checked in this process (the one-shot CLI passes the same object on):
-// hashing a big plan's canonical JSON again would cost more than the check is worth.
-const verified = new WeakMap<Plan, string>()
-
 /** The plan is the one that was built (its digest) for this target (its path). */
 export function checkPlan (plan: Plan, target: TargetSpec): Plan {
-  const digest = verified.get(plan) === plan.digest ? plan.digest : planDigest(plan)
+  const digest = checkedDigest(plan)
   if (digest !== plan.digest) {
     throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
       detail: `Its content hashes to ${digest}, but it says ${plan.digest}.`,
       hint: 'The plan was modified after it was built; build it again.'
     })
   }
-  verified.set(plan, digest)
   let same = false
   try { same = realpathSync(plan.target.pgdata) === realpathSync(target.pgdata) } catch { same = false }
   if (!same) {

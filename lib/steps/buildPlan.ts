@@ -7,7 +7,7 @@ import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
 import { ForkNumber, parseRelationPath, RelationFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { FileEntry, RewindSource } from '../source/types'
-import { planDigest } from '../rewind/plandigest'
+import { sealPlan } from '../rewind/plandigest'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
@@ -201,7 +201,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       totals: { ...totals, entries: entries.length },
       discards
     }
-    return { ...plan, digest: planDigest(plan) }
+    return sealPlan(plan)
   } finally {
     await source.close()
   }

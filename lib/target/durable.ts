@@ -15,17 +15,21 @@ export function writeAll (fd: number, b: Buffer, position?: number): void {
   while (done < b.length) done += writeSync(fd, b, done, b.length - done, position === undefined ? null : position + done)
 }
 
+/** Content written in pieces (a big plan's JSON, never held whole: lib/jsonstream.ts). */
+export type ContentWriter = (write: (chunk: string) => void) => void
+
 /**
  * Replace a file atomically and durably: written under `tmp`, fsynced, renamed over
  * `full`, the directory fsynced — a crash leaves the old file or the new one, never
  * half of one. `step` runs before the file is created and before the rename (the
  * fault-injection count); errors are thrown as they come, for the caller to type.
  */
-export function replaceFile (full: string, data: Buffer | string, o: { tmp: string, mode: number, sync?: boolean, step?: () => void }): void {
+export function replaceFile (full: string, data: Buffer | string | ContentWriter, o: { tmp: string, mode: number, sync?: boolean, step?: () => void }): void {
   o.step?.()
   const fd = openSync(o.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, o.mode)
   try {
-    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    if (typeof data === 'function') data(chunk => writeAll(fd, Buffer.from(chunk)))
+    else writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data)
     if (o.sync !== false) fsyncSync(fd)
   } finally { closeSync(fd) }
   o.step?.()

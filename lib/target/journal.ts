@@ -8,7 +8,8 @@ import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf, writevAt } from '.
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
 import { beforeChange } from './failpoint'
-import { fsyncDir, replaceFile, writeAll } from './durable'
+import { ContentWriter, fsyncDir, replaceFile, writeAll } from './durable'
+import { writeJson } from '../jsonstream'
 
 /**
  * The undo journal of an apply: before the rewind changes anything in the target, it
@@ -66,7 +67,7 @@ export interface JournalHeader {
 
 const ioError = (what: string, path: string, e: unknown): PgRewindError => fileError('target', what, path, e)
 
-function writeDurably (path: string, data: Buffer | string, mode: number): void {
+function writeDurably (path: string, data: Buffer | string | ContentWriter, mode: number): void {
   replaceFile(path, data, { tmp: `${path}.tmp`, mode })
 }
 
@@ -179,7 +180,8 @@ export class Journal {
   get files (): number { return this.asides.size }
 
   writePlan (plan: unknown): void {
-    writeDurably(join(this.dir, 'plan.json'), JSON.stringify(plan) + '\n', this.fileMode)
+    // JSON.stringify's text, written in pieces: a big plan is never one string
+    writeDurably(join(this.dir, 'plan.json'), out => { writeJson(plan, out); out('\n') }, this.fileMode)
   }
 
   readPlan<T> (): T | null {
