@@ -6,6 +6,7 @@
  *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables]
  *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,compare,basebackup]
  *                    [--verify full|none] [--pair DIR] [--keep-pair] [--build-only] [--json FILE]
+ *                    [--hint-logging on|off]
  *
  * The pair: a pgbench database of --scale on a primary with a streaming standby; the
  * standby is promoted; then both sides write (--tx pgbench transactions per client, 2
@@ -13,6 +14,10 @@
  * promoted standby the source. --pair DIR reuses a pair kept by --keep-pair (or made
  * by --build-only, which runs nothing); one made for the tables mode (e.g. --modes tables
  * --tables 100000 --build-only) serves that mode.
+ *
+ * --hint-logging off builds the pair without data checksums and wal_log_hints (before
+ * PostgreSQL 18, initdb's default): C pg_rewind refuses such a target, pgrewind applies
+ * its hint rule (or compares every block with --tools compare).
  *
  * Modes (each on fresh copies of the pair, every round):
  *   local   --source-pgdata: the source a stopped data directory
@@ -77,7 +82,8 @@ const opt = {
   pair: arg('pair', ''),
   keepPair: flag('keep-pair') || flag('build-only'),
   buildOnly: flag('build-only'),
-  json: arg('json', '')
+  json: arg('json', ''),
+  hintLogging: arg('hint-logging', 'on') !== 'off'
 }
 
 // ── measuring one process ─────────────────────────────────────────────────────
@@ -130,7 +136,7 @@ function dropCaches (): void {
 
 // ── the pair ──────────────────────────────────────────────────────────────────
 
-interface PairInfo { major: number, scale: number, tx: number, tables: number, bin: 'system' | 'embedded', root: string }
+interface PairInfo { major: number, scale: number, tx: number, tables: number, hintLogging: boolean, bin: 'system' | 'embedded', root: string }
 
 const pairConf = { max_wal_size: '4GB', checkpoint_timeout: '30min', wal_keep_size: '512MB', shared_buffers: '128MB', max_connections: 40 }
 
@@ -145,7 +151,7 @@ async function buildPair (scale: number, tx: number, tables: number): Promise<Pa
   // creating many tables writes GBs of WAL and checkpoints on the way: keep it all, or the
   // target would no longer have the WAL from the last common checkpoint (no tool could rewind it)
   const conf = tables > 0 ? { ...pairConf, wal_keep_size: '64GB' } : pairConf
-  const primary = await Cluster.init({ major: opt.major, name: 'primary', bin, conf })
+  const primary = await Cluster.init({ major: opt.major, name: 'primary', bin, conf, ...(opt.hintLogging ? {} : { checksums: false, walLogHints: false }) })
   await primary.start()
   await pgbench(primary, ['-i', '-q', '-s', String(scale)])
   await primary.checkpoint()
@@ -163,9 +169,9 @@ async function buildPair (scale: number, tx: number, tables: number): Promise<Pa
   await Promise.all([writes(standby, 'source'), writes(primary, 'target')])
   await standby.stop()
   await primary.stop()
-  const info: PairInfo = { major: opt.major, scale, tx, tables, bin, root: primary.root }
+  const info: PairInfo = { major: opt.major, scale, tx, tables, hintLogging: opt.hintLogging, bin, root: primary.root }
   writeFileSync(join(primary.root, 'bench-pair.json'), JSON.stringify(info))
-  console.log(`pair ready in ${primary.root}: PG ${opt.major}, pgbench scale ${scale}, ${tx} transactions x 2 clients per side${tables > 0 ? `, ${tables} new tables per side` : ''}; ` +
+  console.log(`pair ready in ${primary.root}: PG ${opt.major}${opt.hintLogging ? '' : ' without hint logging'}, pgbench scale ${scale}, ${tx} transactions x 2 clients per side${tables > 0 ? `, ${tables} new tables per side` : ''}; ` +
     `target ${du(primary.dataDir)}, source ${du(standby.dataDir)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
   return info
 }
@@ -415,6 +421,10 @@ async function main (): Promise<void> {
   if (opt.major !== 15 && tools.some(t => t === 'C' || t === 'basebackup')) {
     console.log(`note: Debian's C pg_rewind and pg_basebackup are PostgreSQL 15; on PG ${opt.major} only pgrewind is measured`)
     tools = tools.filter(t => t !== 'C' && t !== 'basebackup')
+  }
+  if (!opt.hintLogging && tools.includes('C')) {
+    console.log('note: C pg_rewind refuses a target without data checksums and wal_log_hints; it is left out')
+    tools = tools.filter(t => t !== 'C')
   }
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; started ${started.toISOString()}`)
   console.log(`command: npm run bench -- ${process.argv.slice(2).join(' ')}`)
