@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   PREFLIGHT: { rpc: -32049, message: 'the target is not ready for the rewind (checked before any change)', hint: 'Read the detail: free space, permissions or WAL; nothing was changed.' },
   CLUSTER_SETUP: { rpc: -32044, message: 'a PostgreSQL cluster of the drill or the test harness could not be set up or driven', hint: 'Read the detail (the server\'s log); the embedded PostgreSQL builds come with "npm ci".' },
   CATALOG_INVALID: { rpc: -32050, message: 'a system catalog file could not be decoded', hint: 'Only the names in the report of discarded changes come from the catalog files; the rewind itself does not read them.' },
+  PLAN_FILE: { rpc: -32051, message: 'the plan file cannot be used (its path, type or content)', hint: 'Give planFile an absolute path outside the target data directory, its pg_wal and tablespaces, and pass the file buildPlan wrote there with its digest.' },
   INTERNAL: { rpc: -32603, message: 'internal error (a bug)', hint: 'Please report it with the message and the command or request.' }
 } as const satisfies Record<string, ErrorCodeInfo>
 

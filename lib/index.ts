@@ -5,7 +5,7 @@
  */
 export { findDivergence } from './steps/findDivergence'
 export { scanWal } from './steps/scanWal'
-export { buildPlan } from './steps/buildPlan'
+export { buildPlan, buildPlanOrFile } from './steps/buildPlan'
 export { applyPlan } from './steps/applyPlan'
 export { writeBackupLabel } from './steps/writeBackupLabel'
 export { writeRecoveryConf, type RecoveryConfResult } from './steps/writeRecoveryConf'

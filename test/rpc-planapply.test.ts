@@ -47,7 +47,12 @@ t.test(`PostgreSQL ${major}: plan, review, apply with --expect-digest`, async t 
   writeFileSync(tamperedFile, '{"target": 1}')
   const r4 = await pgrewind(['apply', tamperedFile])
   t.equal(r4.code, 1)
-  t.match(r4.stderr, /is not a plan\n.*detail: .*\(top\): must have required property 'plan'.*\/target: must be object/)
+  t.match(r4.stderr, /is not a plan\n.*detail: .*\/target: must be object/)
+  t.match(r4.stderr, /detail: .*\(top\): must have required property 'plan'/, 'the schema\'s errors, in ajv\'s order')
+  writeFileSync(tamperedFile, JSON.stringify({ target: file.target, source: file.source, planFile, digest }))
+  const r5 = await pgrewind(['apply', tamperedFile])
+  t.equal(r5.code, 1)
+  t.match(r5.stderr, /does not hold a plan\n.*detail: It names a plan file \(planFile\) instead/)
   t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'refused applies changed nothing')
 
   const a = await pgrewind(['apply', planFile, '--expect-digest', digest ?? '', '--json'])

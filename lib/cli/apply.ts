@@ -60,12 +60,20 @@ export function readPlanFile (path: string): PlanFile {
   } catch (e) {
     throw new PgRewindError('INVALID_PARAMS', `plan file "${path}" is not JSON: ${(e as Error).message.split('\n')[0].slice(0, 120)}`)
   }
-  const errors = schemaErrors(applyPlanParams, value)
+  // what is wrong with the file first, then the alternatives of the oneOf (plan, or planFile + digest)
+  const errors = schemaErrors(applyPlanParams, value)?.sort((a, b) => Number(a.schemaPath.startsWith('#/oneOf')) - Number(b.schemaPath.startsWith('#/oneOf'))) ?? null
   if (errors !== null) {
     throw new PgRewindError('INVALID_PARAMS', `plan file "${path}" is not a plan`, {
       detail: errors.slice(0, 5).map(e => `${e.instancePath === '' ? '(top)' : e.instancePath}: ${e.message ?? e.keyword}`).join('; '),
       hint: `Make it with "${PROG} plan --out ${path}".`,
       data: { errors }
+    })
+  }
+  // the params of applyPlan may also name a plan file (planFile + digest): not what pgrewind plan writes
+  if ((value as { plan?: unknown }).plan === undefined) {
+    throw new PgRewindError('INVALID_PARAMS', `plan file "${path}" does not hold a plan`, {
+      detail: 'It names a plan file (planFile) instead; apply that with the applyPlan JSON-RPC method.',
+      hint: `Make a plan file with "${PROG} plan --out ${path}".`
     })
   }
   return value as PlanFile

@@ -8,7 +8,7 @@ import { Plan, Ports, SourceSpec, StepOptions } from '../steps/types'
 import { noPositional, OptionSpec, parseArgs, REWIND_OPTIONS, usageError } from './args'
 import { asTargetOwner, rewindOptions, sourceOpener } from './common'
 import { PROG, stderrLogger } from './output'
-import { discardSummaryLines } from './discards'
+import { planSummaryOf } from '../rewind/plansummary'
 
 /**
  * A plan file is exactly the params of the applyPlan JSON-RPC method —
@@ -22,6 +22,7 @@ const mb = (n: number): string => (n / (1024 * 1024)).toFixed(1)
 
 /** What a reviewer needs to see before applying. */
 export function planSummary (plan: Plan, file: string): string {
+  const s = planSummaryOf(plan)
   const lines: string[] = []
   lines.push(`plan for target "${plan.target.pgdata}" (PostgreSQL ${plan.target.major}, system ${plan.target.systemIdentifier}, timeline ${plan.target.timeline})`)
   lines.push(`source: ${plan.source.description} (timeline ${plan.source.timeline})`)
@@ -31,11 +32,9 @@ export function planSummary (plan: Plan, file: string): string {
     lines.push(`servers diverged at WAL location ${plan.divergence.lsn} on timeline ${plan.divergence.tli}`)
     lines.push(`rewinding from last common checkpoint at ${plan.divergence.lastCommonCheckpoint ?? '-'}`)
     // what is lost: the full report is the plan file's plan.discards
-    lines.push(...discardSummaryLines(plan.discards))
+    lines.push(...s.discards)
   }
-  const counts = new Map<string, number>()
-  for (const e of plan.entries) counts.set(e.action, (counts.get(e.action) ?? 0) + 1)
-  const actions = ['create', 'copy', 'copy_tail', 'truncate', 'remove', 'none'].filter(a => counts.has(a)).map(a => `${counts.get(a)!} ${a === 'none' ? 'block-only' : a}`)
+  const actions = Object.entries(s.actions).filter(([, n]) => n.entries > 0).map(([a, n]) => `${n.entries} ${a === 'none' ? 'block-only' : a}`)
   lines.push(`${plan.totals.entries} entries: ${actions.length > 0 ? actions.join(', ') : 'nothing to do'}; ${plan.totals.blocks} changed blocks`)
   if (plan.method.kind === 'compare') lines.push(`changed blocks by comparison with the source (${plan.method.why}): ${plan.method.extraBlocks} blocks more than the WAL names`)
   if (plan.method.kind === 'wal+hints') lines.push(`changed blocks from the WAL and the hint rule (${plan.method.why}): ${plan.method.extraBlocks} blocks more than the WAL since the last common checkpoint names`)

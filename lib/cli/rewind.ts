@@ -5,7 +5,7 @@ import { Plan, Ports, Progress } from '../steps/types'
 import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
 import { asTargetOwner, rewindOptions, sourceOpener, stopOnSignals } from './common'
 import { PROG, ProgressMeter, stderrLogger } from './output'
-import { discardSummaryLines } from './discards'
+import { discardSummaryLines } from '../rewind/discardsummary'
 import { writeJson } from '../jsonstream'
 
 export const REWIND_HELP = `${PROG} resynchronizes a PostgreSQL cluster with another copy of the cluster.

@@ -6,7 +6,7 @@ export const applyPlanParams = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/applyPlan.params.json",
   "title": "applyPlan params",
-  "description": "Step 4: change the target as the plan says. Refused, with nothing changed, when the plan does not match its digest (PLAN_DIGEST), or target or source changed since it was built (PLAN_STALE).",
+  "description": "Step 4: change the target as the plan says. Refused, with nothing changed, when the plan does not match its digest (PLAN_DIGEST), or target or source changed since it was built (PLAN_STALE). The plan is passed whole (`plan`) or as the file buildPlan wrote it to and its digest (`planFile` + `digest`): refused (PLAN_DIGEST) unless the file's bytes hash to the digest.",
   "type": "object",
   "properties": {
     "target": {
@@ -23,14 +23,42 @@ export const applyPlanParams = {
     },
     "plan": {
       "$ref": "defs.json#/$defs/plan"
+    },
+    "planFile": {
+      "$ref": "defs.json#/$defs/planFile"
+    },
+    "digest": {
+      "$ref": "defs.json#/$defs/sha256"
     }
   },
   "required": [
     "target",
-    "source",
-    "plan"
+    "source"
   ],
-  "additionalProperties": false
+  "additionalProperties": false,
+  "oneOf": [
+    {
+      "required": [
+        "plan"
+      ],
+      "properties": {
+        "plan": true,
+        "planFile": false,
+        "digest": false
+      }
+    },
+    {
+      "required": [
+        "planFile",
+        "digest"
+      ],
+      "properties": {
+        "planFile": true,
+        "digest": true,
+        "plan": false
+      }
+    }
+  ]
 } as const
 
 /** schemas/applyPlan.result.json */
@@ -47,7 +75,7 @@ export const buildPlanParams = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/buildPlan.params.json",
   "title": "buildPlan params",
-  "description": "Step 3: what to do with every file; `scan` is required when divergence.rewindNeeded.",
+  "description": "Step 3: what to do with every file; `scan` is required when divergence.rewindNeeded. With `planFile` the plan is written to that file (mode 0600, durably) and the result is its digest and summary, not the plan.",
   "type": "object",
   "properties": {
     "target": {
@@ -67,6 +95,9 @@ export const buildPlanParams = {
     },
     "scan": {
       "$ref": "defs.json#/$defs/scan"
+    },
+    "planFile": {
+      "$ref": "defs.json#/$defs/planFile"
     }
   },
   "required": [
@@ -109,8 +140,15 @@ export const buildPlanResult = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/buildPlan.result.json",
   "title": "buildPlan result",
-  "description": "The pinned plan: review it, pass it on as `plan`.",
-  "$ref": "defs.json#/$defs/plan"
+  "description": "The pinned plan: review it, pass it on as `plan`. With planFile: where it was written, its digest and summary; pass planFile and digest on.",
+  "oneOf": [
+    {
+      "$ref": "defs.json#/$defs/plan"
+    },
+    {
+      "$ref": "defs.json#/$defs/planFileResult"
+    }
+  ]
 } as const
 
 /** schemas/cancelRequest.notification.json */
@@ -1246,6 +1284,211 @@ export const defs = {
       ],
       "additionalProperties": false
     },
+    "planFile": {
+      "description": "An absolute path to a plan file on the machine the server runs on: outside the target data directory, its pg_wal and its tablespaces (the rewind rewrites those); its directory must exist. The file holds the canonical JSON of the plan without its digest, so its sha256 is the digest.",
+      "type": "string",
+      "pattern": "^/",
+      "minLength": 2
+    },
+    "planSummary": {
+      "description": "A plan in a few lines of JSON whatever its size: its header, entries and bytes per action, changed blocks, and what it discards in the lines `pgrewind plan` prints.",
+      "type": "object",
+      "properties": {
+        "createdAt": {
+          "type": "string"
+        },
+        "target": {
+          "$ref": "defs.json#/$defs/planTarget"
+        },
+        "source": {
+          "$ref": "defs.json#/$defs/planSource"
+        },
+        "divergence": {
+          "type": "object",
+          "properties": {
+            "lsn": {
+              "$ref": "defs.json#/$defs/lsn"
+            },
+            "tli": {
+              "$ref": "defs.json#/$defs/timeline"
+            },
+            "lastCommonCheckpoint": {
+              "oneOf": [
+                {
+                  "$ref": "defs.json#/$defs/lsn"
+                },
+                {
+                  "type": "null"
+                }
+              ]
+            }
+          },
+          "required": [
+            "lsn",
+            "tli",
+            "lastCommonCheckpoint"
+          ],
+          "additionalProperties": false
+        },
+        "rewindNeeded": {
+          "type": "boolean"
+        },
+        "backupLabel": {
+          "oneOf": [
+            {
+              "$ref": "defs.json#/$defs/backupLabelInfo"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
+        "method": {
+          "$ref": "defs.json#/$defs/blockMethod"
+        },
+        "totals": {
+          "type": "object",
+          "properties": {
+            "sourceBytes": {
+              "$ref": "defs.json#/$defs/bytes"
+            },
+            "fetchBytes": {
+              "$ref": "defs.json#/$defs/bytes"
+            },
+            "blocks": {
+              "$ref": "defs.json#/$defs/count"
+            },
+            "entries": {
+              "$ref": "defs.json#/$defs/count"
+            },
+            "journalBytes": {
+              "description": "bytes the undo journal will hold: old contents of ranges overwritten in place and of truncated tails (files moved aside by rename cost nothing)",
+              "$ref": "defs.json#/$defs/bytes"
+            }
+          },
+          "required": [
+            "sourceBytes",
+            "fetchBytes",
+            "blocks",
+            "entries",
+            "journalBytes"
+          ],
+          "additionalProperties": false
+        },
+        "actions": {
+          "description": "entries per action, and the bytes their actions copy, append, cut off or remove ('none': changed blocks only)",
+          "type": "object",
+          "properties": {
+            "create": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            },
+            "copy": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            },
+            "copy_tail": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            },
+            "none": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            },
+            "truncate": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            },
+            "remove": {
+              "$ref": "defs.json#/$defs/actionTotals"
+            }
+          },
+          "required": [
+            "create",
+            "copy",
+            "copy_tail",
+            "none",
+            "truncate",
+            "remove"
+          ],
+          "additionalProperties": false
+        },
+        "changedBlocks": {
+          "description": "relation files with changed blocks to fetch",
+          "type": "object",
+          "properties": {
+            "files": {
+              "$ref": "defs.json#/$defs/count"
+            },
+            "blocks": {
+              "$ref": "defs.json#/$defs/count"
+            },
+            "bytes": {
+              "$ref": "defs.json#/$defs/bytes"
+            }
+          },
+          "required": [
+            "files",
+            "blocks",
+            "bytes"
+          ],
+          "additionalProperties": false
+        },
+        "discards": {
+          "description": "what the rewind throws away, in the lines `pgrewind plan` prints (the whole report is the plan's discards)",
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        }
+      },
+      "required": [
+        "createdAt",
+        "target",
+        "source",
+        "divergence",
+        "rewindNeeded",
+        "backupLabel",
+        "method",
+        "totals",
+        "actions",
+        "changedBlocks",
+        "discards"
+      ],
+      "additionalProperties": false
+    },
+    "actionTotals": {
+      "type": "object",
+      "properties": {
+        "entries": {
+          "$ref": "defs.json#/$defs/count"
+        },
+        "bytes": {
+          "$ref": "defs.json#/$defs/bytes"
+        }
+      },
+      "required": [
+        "entries",
+        "bytes"
+      ],
+      "additionalProperties": false
+    },
+    "planFileResult": {
+      "description": "buildPlan with planFile: the plan is in that file; pass planFile and digest on.",
+      "type": "object",
+      "properties": {
+        "planFile": {
+          "$ref": "defs.json#/$defs/planFile"
+        },
+        "digest": {
+          "$ref": "defs.json#/$defs/sha256"
+        },
+        "summary": {
+          "$ref": "defs.json#/$defs/planSummary"
+        }
+      },
+      "required": [
+        "planFile",
+        "digest",
+        "summary"
+      ],
+      "additionalProperties": false
+    },
     "applyResult": {
       "description": "The result of applyPlan.",
       "type": "object",
@@ -2176,7 +2419,7 @@ export const verifyParams = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/verify.params.json",
   "title": "verify params",
-  "description": "Compare a finished rewind's target with the source: pg_control in archive recovery with the plan's backup_label, and every planned copy, tail, truncation and changed block equal to the source's bytes. Exact for a stopped local source; a running source server may have moved on.",
+  "description": "Compare a finished rewind's target with the source: pg_control in archive recovery with the plan's backup_label, and every planned copy, tail, truncation and changed block equal to the source's bytes. Exact for a stopped local source; a running source server may have moved on. The plan is passed whole (`plan`) or as the file buildPlan wrote it to and its digest (`planFile` + `digest`): refused (PLAN_DIGEST) unless the file's bytes hash to the digest.",
   "type": "object",
   "properties": {
     "target": {
@@ -2193,14 +2436,42 @@ export const verifyParams = {
     },
     "plan": {
       "$ref": "defs.json#/$defs/plan"
+    },
+    "planFile": {
+      "$ref": "defs.json#/$defs/planFile"
+    },
+    "digest": {
+      "$ref": "defs.json#/$defs/sha256"
     }
   },
   "required": [
     "target",
-    "source",
-    "plan"
+    "source"
   ],
-  "additionalProperties": false
+  "additionalProperties": false,
+  "oneOf": [
+    {
+      "required": [
+        "plan"
+      ],
+      "properties": {
+        "plan": true,
+        "planFile": false,
+        "digest": false
+      }
+    },
+    {
+      "required": [
+        "planFile",
+        "digest"
+      ],
+      "properties": {
+        "planFile": true,
+        "digest": true,
+        "plan": false
+      }
+    }
+  ]
 } as const
 
 /** schemas/verify.result.json */
@@ -2265,7 +2536,7 @@ export const writeBackupLabelParams = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/writeBackupLabel.params.json",
   "title": "writeBackupLabel params",
-  "description": "Step 5: backup_label, the new pg_control (in archive recovery), then the sync.",
+  "description": "Step 5: backup_label, the new pg_control (in archive recovery), then the sync. The plan is passed whole (`plan`) or as the file buildPlan wrote it to and its digest (`planFile` + `digest`): refused (PLAN_DIGEST) unless the file's bytes hash to the digest.",
   "type": "object",
   "properties": {
     "target": {
@@ -2282,14 +2553,42 @@ export const writeBackupLabelParams = {
     },
     "plan": {
       "$ref": "defs.json#/$defs/plan"
+    },
+    "planFile": {
+      "$ref": "defs.json#/$defs/planFile"
+    },
+    "digest": {
+      "$ref": "defs.json#/$defs/sha256"
     }
   },
   "required": [
     "target",
-    "source",
-    "plan"
+    "source"
   ],
-  "additionalProperties": false
+  "additionalProperties": false,
+  "oneOf": [
+    {
+      "required": [
+        "plan"
+      ],
+      "properties": {
+        "plan": true,
+        "planFile": false,
+        "digest": false
+      }
+    },
+    {
+      "required": [
+        "planFile",
+        "digest"
+      ],
+      "properties": {
+        "planFile": true,
+        "digest": true,
+        "plan": false
+      }
+    }
+  ]
 } as const
 
 /** schemas/writeBackupLabel.result.json */

@@ -2,9 +2,10 @@ import { realpathSync } from 'node:fs'
 import { localReader, runningPostmasterPid, Side } from '../datadir/files'
 import { PgRewindError } from '../errors'
 import { RewindSource } from '../source/types'
-import { Plan, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
+import { Plan, PlanRef, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
 import { checkTargetUnchanged, ClusterInfo, readClusterInfo } from './clusterinfo'
 import { checkedDigest } from './plandigest'
+import { readPlanFile } from './planfile'
 
 /**
  * What every step checks before it reads or changes anything: no server running on
@@ -46,16 +47,21 @@ export function checkPlan (plan: Plan, target: TargetSpec): Plan {
   return plan
 }
 
+/** The plan a step was given, whole or as planFile + digest, checked (checkPlan). */
+export function planOf (input: { target: TargetSpec } & PlanRef): Plan {
+  const plan = input.plan ?? readPlanFile(input.planFile, input.digest, input.target)
+  return checkPlan(plan, input.target)
+}
+
 /**
- * What applyPlan and writeBackupLabel start from: a verified plan, and its target,
- * stopped and still exactly as the plan saw it.
+ * What applyPlan and writeBackupLabel start from: a checked plan (planOf), and its
+ * target, stopped and still exactly as the plan saw it.
  */
-export async function plannedTarget (input: { target: TargetSpec, plan: Plan, options?: StepOptions }): Promise<{ plan: Plan, opts: StepOptions, dryRun: boolean, pgdata: string, target: ClusterInfo }> {
-  const plan = checkPlan(input.plan, input.target)
+export async function plannedTarget (input: { target: TargetSpec, options?: StepOptions }, plan: Plan): Promise<{ opts: StepOptions, dryRun: boolean, pgdata: string, target: ClusterInfo }> {
   const opts = input.options ?? {}
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
   const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
   checkTargetUnchanged(target, plan.target.controlDigest, 'the plan')
-  return { plan, opts, dryRun: opts.dryRun === true, pgdata, target }
+  return { opts, dryRun: opts.dryRun === true, pgdata, target }
 }

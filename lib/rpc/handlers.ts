@@ -1,5 +1,5 @@
 import { applyPlan } from '../steps/applyPlan'
-import { buildPlan } from '../steps/buildPlan'
+import { buildPlanOrFile } from '../steps/buildPlan'
 import { findDivergence } from '../steps/findDivergence'
 import { rewind } from '../steps/rewind'
 import { rollback } from '../steps/rollback'
@@ -19,7 +19,7 @@ import { writeRecoveryConf } from '../steps/writeRecoveryConf'
 export const STEP_HANDLERS = {
   findDivergence: async (p: FindDivergenceInput, ports: Ports) => await findDivergence(p, ports),
   scanWal: async (p: ScanWalInput, ports: Ports) => await scanWal(p, ports),
-  buildPlan: async (p: BuildPlanInput, ports: Ports) => await buildPlan(p, ports),
+  buildPlan: async (p: BuildPlanInput, ports: Ports) => await buildPlanOrFile(p, ports),
   applyPlan: async (p: PlanInput, ports: Ports) => await applyPlan(p, ports),
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),
   writeRecoveryConf: async (p: WriteRecoveryConfInput, ports: Ports) => await writeRecoveryConf(p, ports),

@@ -7,7 +7,7 @@ import { announcePlan } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
 import { PlanEntry } from '../rewind/filemap'
 import { describeJournal, settleInterrupted } from '../rewind/journaling'
-import { openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { openSourceChecked, plannedTarget, planOf } from '../rewind/preconditions'
 import { preflight } from '../rewind/preflight'
 import { FetchHooks, FetchRequest } from '../source/types'
 import { Journal } from '../target/journal'
@@ -48,7 +48,8 @@ function pathOp (e: PlanEntry): PathOp {
  * the target's own WAL as it was, so the next run can analyse the target again.
  */
 export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyResult> {
-  const { plan, opts, dryRun, pgdata } = await plannedTarget(input)
+  const plan = planOf(input)
+  const { opts, dryRun, pgdata } = await plannedTarget(input, plan)
   const resumed = settleInterrupted(pgdata, { dryRun, log: ports.log, planDigest: plan.digest, replaceDone: true })
   const modes = dataDirModes(pgdata)
   const useJournal = !dryRun && opts.journal !== false

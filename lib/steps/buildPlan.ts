@@ -8,10 +8,12 @@ import { ForkNumber, parseRelationPath, RelationFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { FileEntry, RewindSource } from '../source/types'
 import { sealPlan } from '../rewind/plandigest'
+import { checkPlanFilePath, writePlanFile } from '../rewind/planfile'
+import { planSummaryOf } from '../rewind/plansummary'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
-import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, Ports, SourceSpec } from './types'
+import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, PlanFileResult, Ports, SourceSpec } from './types'
 import { hintRuleWhy } from '../rewind/hintrule'
 import { DiscardReport, emptyDiscardReport } from '../rewind/discards'
 import { completeDiscardNames } from '../rewind/discardreport'
@@ -205,4 +207,19 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
   } finally {
     await source.close()
   }
+}
+
+/**
+ * The buildPlan method: the plan, or with `planFile` the plan written to that file
+ * and only its digest and summary returned — a plan of 100,000 entries is tens of
+ * MB, too much for one JSON-RPC line and to hold whole several times over.
+ */
+export async function buildPlanOrFile (input: BuildPlanInput, ports: Ports): Promise<Plan | PlanFileResult> {
+  // a path that cannot be used is refused before the work, not after
+  if (input.planFile !== undefined) checkPlanFilePath(input.planFile, input.target)
+  const plan = await buildPlan(input, ports)
+  if (input.planFile === undefined) return plan
+  writePlanFile(plan, input.planFile, input.target)
+  ports.log.progress(`plan ${plan.digest} written to "${input.planFile}" (${plan.entries.length} entries)`)
+  return { planFile: input.planFile, digest: plan.digest, summary: planSummaryOf(plan) }
 }

@@ -1,7 +1,7 @@
 import { RewindSource } from '../source/types'
 import { ClusterIdentity } from '../rewind/clusterinfo'
 import { BlockRanges } from '../rewind/blockranges'
-import { PlanEntry } from '../rewind/filemap'
+import { Action, PlanEntry } from '../rewind/filemap'
 import type { CompareStats } from '../rewind/blockcompare'
 import { DiscardReport } from '../rewind/discards'
 
@@ -146,6 +146,23 @@ export interface Plan {
   digest: string
 }
 
+/** A plan in a few lines of JSON, whatever its size (lib/rewind/plansummary.ts). */
+export interface PlanSummary extends Pick<Plan, 'createdAt' | 'target' | 'source' | 'divergence' | 'rewindNeeded' | 'backupLabel' | 'method' | 'totals'> {
+  /** entries per action, and the bytes their actions copy, append, cut off or remove ('none': changed blocks only) */
+  actions: Record<Action, { entries: number, bytes: number }>
+  /** relation files with changed blocks to fetch */
+  changedBlocks: { files: number, blocks: number, bytes: number }
+  /** what the rewind throws away, in the lines `pgrewind plan` prints (the whole report is the plan's discards) */
+  discards: string[]
+}
+
+/** buildPlan with planFile: where the plan was written, its digest, and its summary. */
+export interface PlanFileResult {
+  planFile: string
+  digest: string
+  summary: PlanSummary
+}
+
 export interface ApplyResult {
   dryRun: boolean
   bytesFetched: number
@@ -217,10 +234,12 @@ interface StepBase {
 export interface FindDivergenceInput extends StepBase { source: SourceSpec }
 /** scanWal reads only the target's WAL; a source, when given, is ignored */
 export interface ScanWalInput extends StepBase { source?: SourceSpec, divergence: Divergence }
-/** `scan` is required when divergence.rewindNeeded */
-export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan }
+/** `scan` is required when divergence.rewindNeeded; with `planFile` the plan is written there, not returned */
+export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan, planFile?: string }
+/** A plan passed whole, or the file buildPlan wrote it to and its digest (lib/rewind/planfile.ts). */
+export type PlanRef = { plan: Plan, planFile?: undefined, digest?: undefined } | { plan?: undefined, planFile: string, digest: string }
 /** applyPlan, writeBackupLabel and verify: a plan and the two sides it was built for */
-export interface PlanInput extends StepBase { source: SourceSpec, plan: Plan }
+export type PlanInput = StepBase & { source: SourceSpec } & PlanRef
 export interface WriteRecoveryConfInput extends StepBase { source: SourceSpec }
 export interface RewindInput extends StepBase { source: SourceSpec, writeRecoveryConf?: boolean }
 export interface RollbackInput { target: TargetSpec, discard?: boolean }

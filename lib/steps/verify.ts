@@ -11,7 +11,7 @@ import { checkRelativePath } from '../target/pathsafety'
 import { localReader, lstatOrNull, RangeReader } from '../datadir/files'
 import { ClusterInfo, readClusterInfo } from '../rewind/clusterinfo'
 import { PlanEntry } from '../rewind/filemap'
-import { checkNotRunning, checkPlan, openSourceChecked } from '../rewind/preconditions'
+import { checkNotRunning, openSourceChecked, planOf } from '../rewind/preconditions'
 import { BackupLabelInfo, Plan, PlanInput, Ports } from './types'
 
 export interface VerifyMismatch { path: string, problem: string }
@@ -133,7 +133,7 @@ function checkShape (pgdata: string, e: PlanEntry, found: Findings): boolean {
  * differ there without anything being wrong. Reads only.
  */
 export async function verify (input: PlanInput, ports: Ports): Promise<VerifyResult> {
-  const plan = checkPlan(input.plan, input.target)
+  const plan = planOf(input)
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
   const found = new Findings()

@@ -6,7 +6,7 @@ import { PgRewindError } from '../errors'
 import { DBState, serializeControlFile } from '../format/controlfile'
 import { Lsn, lsnToSegNo, parseLsn, walFileName } from '../format/lsn'
 import { clusterIdentity, ClusterInfo, readClusterInfo } from '../rewind/clusterinfo'
-import { checkNotRunning, checkPlan, openSourceChecked, plannedTarget } from '../rewind/preconditions'
+import { checkNotRunning, openSourceChecked, plannedTarget, planOf } from '../rewind/preconditions'
 import { reached } from '../target/failpoint'
 import { Journal } from '../target/journal'
 import { hasMarker, MARKER_FILE, readAutoConf, rewindInProgress, withoutMarker } from '../target/marker'
@@ -52,7 +52,7 @@ export function rewoundControlFile (src: ClusterInfo, end?: { lsn: Lsn, tli: num
  * (until the node starts).
  */
 export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise<FinishResult> {
-  const plan = checkPlan(input.plan, input.target)
+  const plan = planOf(input)
   const opts = input.options ?? {}
   const dryRun = opts.dryRun === true
   const pgdata = input.target.pgdata
@@ -65,7 +65,7 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
       ports.log.info('completing an interrupted rewind whose control file was already written')
       return finish(pgdata, ours, opts, { backupLabel: readLabel(pgdata), controlFileUpdated: true, synced: opts.noSync !== true })
     }
-    const { target } = await plannedTarget(input)
+    const { target } = await plannedTarget(input, plan)
     if (!dryRun) requireApplied(pgdata, plan, journal, ours)
     reached('finish')
     const writer = new TargetWriter(pgdata, { dryRun, ...dataDirModes(pgdata) })

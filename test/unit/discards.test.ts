@@ -4,7 +4,7 @@ import { decodeRecord } from '../../lib/wal/record'
 import { DiscardCollector } from '../../lib/rewind/discardcollector'
 import { buildDiscardReport, completeDiscardNames } from '../../lib/rewind/discardreport'
 import { emptyDiscardReport } from '../../lib/rewind/discards'
-import { discardSummaryLines } from '../../lib/cli/discards'
+import { discardSummaryLines } from '../../lib/rewind/discardsummary'
 import type { FileRef, NameLookup, Named, RelationName } from '../../lib/catalog/names'
 import { encodeRecord, SynthRecord } from '../helpers/synthwal'
 

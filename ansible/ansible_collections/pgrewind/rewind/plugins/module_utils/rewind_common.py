@@ -8,10 +8,12 @@ the plan store, plan summaries and diffs, and error reporting."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import json
 import os
 import pwd
 import re
+import shutil
 import tempfile
 
 try:
@@ -268,6 +270,31 @@ class PlanStore(object):
             except (IOError, OSError, ValueError, KeyError, TypeError):
                 continue
         return removed
+
+
+def canonical_plan_bytes(plan):
+    """The text a plan's digest hashes: its canonical JSON without the digest (keys
+    sorted, no spaces, UTF-8 as is), as pgrewind's lib/rewind/plandigest.ts writes it."""
+    content = dict((k, v) for k, v in plan.items() if k != 'digest')
+    text = json.dumps(content, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+    return text if isinstance(text, bytes) else text.encode('utf-8')
+
+
+@contextlib.contextmanager
+def plan_in_file(plan):
+    """The plan as applyPlan, writeBackupLabel and verify read it from a file
+    (planFile + digest), in a private temporary directory removed afterwards: a
+    big plan then goes through the pipe to pgrewind rpc not once per step but not
+    at all. pgrewind refuses the file unless its sha256 is the digest."""
+    directory = tempfile.mkdtemp(prefix='pgrewind-plan-')
+    try:
+        path = os.path.join(directory, '%s.json' % plan['digest'])
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(canonical_plan_bytes(plan))
+        yield dict(planFile=path, digest=plan['digest'])
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # -- plan summaries and diffs -----------------------------------------------

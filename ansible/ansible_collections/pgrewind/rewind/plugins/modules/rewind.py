@@ -259,7 +259,7 @@ from ansible_collections.pgrewind.rewind.plugins.module_utils.rpc_client import 
     RpcClientError, RpcError)
 from ansible_collections.pgrewind.rewind.plugins.module_utils.rewind_common import (
     COMMON_MUTUALLY_EXCLUSIVE, COMMON_REQUIRED_ONE_OF, DIGEST_RE, PlanStore, common_argument_spec,
-    fail_rpc, open_session, plan_diff, plan_dir, plan_has_work, plan_summary, rewound_pending, sides, step_options)
+    fail_rpc, open_session, plan_diff, plan_dir, plan_has_work, plan_in_file, plan_summary, rewound_pending, sides, step_options)
 
 
 class Rewind(object):
@@ -322,11 +322,12 @@ class Rewind(object):
             self.result['changed'] = True
 
     def apply(self, plan):
-        applied = self.step('applyPlan', plan=plan, progressToken='applyPlan')
-        self.result['apply'] = applied
-        self.result['bytes_copied'] = applied['bytesFetched']
-        self.result['changed'] = True
-        self.result['finish'] = self.step('writeBackupLabel', plan=plan, progressToken='sync')
+        with plan_in_file(plan) as ref:
+            applied = self.step('applyPlan', progressToken='applyPlan', **ref)
+            self.result['apply'] = applied
+            self.result['bytes_copied'] = applied['bytesFetched']
+            self.result['changed'] = True
+            self.result['finish'] = self.step('writeBackupLabel', progressToken='sync', **ref)
         try:
             self.store.purge(self.target['pgdata'])
         except (IOError, OSError) as e:
@@ -416,7 +417,8 @@ class Rewind(object):
         self.show_plan(target_info, plan)
         if self.check:
             # the stored plan must still apply: its digest, and both sides unchanged since
-            self.step('applyPlan', dry_run=True, plan=plan)
+            with plan_in_file(plan) as ref:
+                self.step('applyPlan', dry_run=True, **ref)
             r['changed'] = plan_has_work(plan)
             r['msg'] = 'the reviewed plan %s would be applied' % digest
             self.recovery_conf()

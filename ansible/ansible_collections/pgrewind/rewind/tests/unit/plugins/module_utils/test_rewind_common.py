@@ -6,11 +6,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import hashlib
+import json
 import os
 import pwd
 
 from ansible_collections.pgrewind.rewind.plugins.module_utils.rewind_common import (
-    PlanStore, connstr_passwords, plan_diff, plan_dir, plan_has_work, plan_summary, rewound_pending)
+    PlanStore, canonical_plan_bytes, connstr_passwords, plan_diff, plan_dir, plan_has_work, plan_in_file, plan_summary,
+    rewound_pending)
 
 IDENT = dict(systemIdentifier='7000000000000000001', major=18, catalogVersion=1, state='shut down',
              checkpoint='0/5000028', timeline=1, controlDigest='a' * 64)
@@ -120,3 +123,29 @@ def test_plan_dir_defaults_to_the_running_users_home(monkeypatch):
     home = pwd.getpwuid(os.geteuid()).pw_dir
     assert plan_dir(FakeModule(plan_dir=None)) == os.path.join(home, '.pgrewind', 'plans')
     assert plan_dir(FakeModule(plan_dir='/srv/plans')) == '/srv/plans'
+
+
+# planDigest() of lib/rewind/plandigest.ts over this value (node, dist/lib/rewind/plandigest.js):
+# the canonical text the module writes must hash to what pgrewind checks
+CANONICAL_SAMPLE = json.loads(
+    r'{"planVersion":1,"source":{"description":"source data directory \"/srv/pg/n\u00fce\" \u2014 \ud83d\udc18","kind":"local"},'
+    r'"entries":[{"path":"extra/tab\there\nnl","action":"copy","type":"file","sourceSize":9007199254740991},'
+    r'{"path":"base/1/2","action":"none","type":"file","blocks":[[0,3]]}],"backupLabel":null,"rewindNeeded":true,"digest":"ignored"}')
+CANONICAL_SAMPLE_DIGEST = '8b9dbb5c1d90428de4354aff799c2221ab6c917119d16bcf8f49ecfa5f7aaec5'
+
+
+def test_canonical_plan_bytes_hash_to_pgrewind_digest():
+    assert hashlib.sha256(canonical_plan_bytes(CANONICAL_SAMPLE)).hexdigest() == CANONICAL_SAMPLE_DIGEST
+
+
+def test_plan_in_file_private_and_removed():
+    plan = dict(CANONICAL_SAMPLE, digest=CANONICAL_SAMPLE_DIGEST)
+    with plan_in_file(plan) as ref:
+        path = ref['planFile']
+        assert ref['digest'] == CANONICAL_SAMPLE_DIGEST
+        assert os.path.isabs(path)
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+        with open(path, 'rb') as f:
+            assert hashlib.sha256(f.read()).hexdigest() == CANONICAL_SAMPLE_DIGEST
+    assert not os.path.exists(os.path.dirname(path))

@@ -1,4 +1,4 @@
-import type { DiscardedDatabase, DiscardedRelation, DiscardReport, RowCounts } from '../rewind/discards'
+import type { DiscardedDatabase, DiscardedRelation, DiscardReport, RowCounts } from './discards'
 import { plural } from '../words'
 
 /**
