@@ -86,8 +86,12 @@ export class Journal {
   private readonly devOfDir = new Map<string, number>()
   private readonly asides = new Map<string, Intent & { op: 'aside' }>()
   private readonly moved = new Set<number>()
-  /** every path an intent names */
-  private readonly announced = new Set<string>()
+  /**
+   * paths whose undo puts the whole file back (moved aside, created, rewritten): one
+   * of them may go without a new intent. A file with only block intents may not: undo
+   * writes old bytes into it, so it must still exist
+   */
+  private readonly restorable = new Set<string>()
   /** old bytes announced by reserveRanges, to be copied by copyReserved: where they go in the data file */
   private reserved: Array<{ path: string, ranges: Array<[number, number]>, data: number }> = []
 
@@ -190,14 +194,14 @@ export class Journal {
 
   private add (i: Intent): void {
     this.intents.push(i)
-    if (i.op !== 'state') this.announced.add(i.path)
+    if (i.op === 'aside' || i.op === 'create' || i.op === 'rewrite') this.restorable.add(i.path)
     if (i.op === 'aside') this.asides.set(i.path, i)
   }
 
   private record (i: NewIntent): Intent {
     const x = { seq: this.intents.length + this.pending.length, ...i } as Intent
     this.pending.push(x)
-    if (x.op !== 'state') this.announced.add(x.path)
+    if (x.op === 'aside' || x.op === 'create' || x.op === 'rewrite') this.restorable.add(x.path)
     if (x.op === 'aside') this.asides.set(x.path, x)
     return x
   }
@@ -420,9 +424,13 @@ export class Journal {
 
   // ── during the apply ───────────────────────────────────────────────────────────
 
-  /** A file about to be removed that no intent announced: announce it now, durably, before it goes. */
+  /**
+   * A file about to be removed that no intent announced as removed (one the running
+   * source no longer has, maybe after its blocks were written): move it aside,
+   * announced durably, before it goes.
+   */
   ensureAnnounced (path: string): void {
-    if (this.announced.has(path)) return
+    if (this.restorable.has(path)) return
     this.aside(path)
     this.commit()
   }

@@ -54,6 +54,8 @@ function plan (j: Journal, w: TargetWriter, pgdata: string): Array<() => void> {
     () => { w.open('base/6/200', true); w.writeAt('base/6/200', 0, Buffer.alloc(8192, 7)) },
     () => w.writeAt('base/5/100', 8192, Buffer.alloc(8192, 0xAA)),
     () => w.writeAt('base/5/100', 3 * 8192, Buffer.alloc(8192, 0xBB)),
+    // the running source dropped it after its blocks were written: a removal no entry announced
+    () => w.removeFile('base/5/100'),
     () => { w.open('postgresql.conf', true); w.writeAt('postgresql.conf', 0, Buffer.from('new conf\n')) },
     () => w.writeAt('base/5/101', 2 * 8192, Buffer.alloc(3 * 8192, 5)),
     () => w.truncate('base/5/102', 8192),
