@@ -7,10 +7,27 @@
 export type BlockRanges = Array<[number, number]>
 
 export class BlockBitmap {
-  private bits = new Uint8Array(16)
+  /**
+   * Until a second block is marked, the one block as a number: most relation files
+   * of a big divergence have one changed block (a new table's first page, an index
+   * metapage), and a Uint8Array costs some 150 bytes however small (issue 13).
+   */
+  private one = -1
+  private bits: Uint8Array | null = null
   private max = -1
 
   mark (blk: number): void {
+    if (this.bits === null) {
+      if (this.one < 0 || this.one === blk) {
+        this.one = blk
+        this.max = blk
+        return
+      }
+      this.bits = new Uint8Array(16)
+      const first = this.one
+      this.one = -1
+      this.mark(first)
+    }
     const byte = blk >>> 3
     if (byte >= this.bits.length) {
       let n = this.bits.length
@@ -24,18 +41,29 @@ export class BlockBitmap {
   }
 
   toRanges (): BlockRanges {
+    const bits = this.bits
+    if (bits === null) return this.one < 0 ? [] : [[this.one, this.one + 1]]
     const out: BlockRanges = []
     let start = -1
     for (let b = 0; b <= this.max + 1; b++) {
-      const set = b <= this.max && (this.bits[b >>> 3] & (1 << (b & 7))) !== 0
+      const set = b <= this.max && (bits[b >>> 3] & (1 << (b & 7))) !== 0
       if (set && start < 0) start = b
       else if (!set && start >= 0) {
         out.push([start, b])
         start = -1
       }
     }
-    return out
+    return exact(out)
   }
+}
+
+/**
+ * The same array with room for just its elements: one built by push keeps room for
+ * 17 or more (V8's growth), 150 bytes for a single range, and a plan holds one
+ * array of ranges per changed relation segment file (issue 13).
+ */
+function exact (r: BlockRanges): BlockRanges {
+  return r.length === 1 ? [r[0]] : r.slice()
 }
 
 export function rangesCount (r: BlockRanges): number {
@@ -51,7 +79,7 @@ export function clipRanges (r: BlockRanges, limit: number): BlockRanges {
     if (a >= limit) break
     out.push([a, Math.min(b, limit)])
   }
-  return out
+  return exact(out)
 }
 
 export function * iterBlocks (r: BlockRanges): Generator<number> {

@@ -332,6 +332,10 @@ export class DiscardCollector {
       if (this.dbs.get(f.dbOid)?.dropped === true) raw.dropped = true
       files.push(raw)
     }
+    // the per-file state (a bitmap each) is not needed any more: free it before the
+    // report is named and built (120,000 files with 30,000 tables a side)
+    this.files.clear()
+    this.lastFile = this.lastRowsFile = this.lastRows = null
     return {
       from: formatLsn(this.from),
       to: formatLsn(this.to),

@@ -3,7 +3,7 @@ import { parseRelationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import type { RawDiscards, RawFile } from './discardcollector'
 import {
-  addRows, DiscardedDatabase, DiscardedRelation, DiscardReport, noRows, relationFlags, sortRelations, summarizeDatabases
+  DiscardedDatabase, DiscardedRelation, DiscardReport, NO_ROWS, noRows, relationFlags, sortRelations, sumRows, summarizeDatabases
 } from './discards'
 
 /**
@@ -28,9 +28,9 @@ function newRelation (database: number, name: Named<RelationName> | null, side: 
     dropped: false,
     rewrites: 0,
     truncations: 0,
-    committed: noRows(),
-    prepared: noRows(),
-    aborted: noRows(),
+    committed: NO_ROWS,
+    prepared: NO_ROWS,
+    aborted: NO_ROWS,
     records: 0,
     blocks: 0,
     walBytes: 0,
@@ -41,14 +41,14 @@ function newRelation (database: number, name: Named<RelationName> | null, side: 
 /** Add one relation's (or file's) counts and files to another's. */
 function absorb (into: DiscardedRelation, from: Pick<DiscardedRelation, 'truncations' | 'committed' | 'prepared' | 'aborted' | 'records' | 'blocks' | 'walBytes' | 'files'>): void {
   into.truncations += from.truncations
-  addRows(into.committed, from.committed)
-  addRows(into.prepared, from.prepared)
-  addRows(into.aborted, from.aborted)
+  into.committed = sumRows(into.committed, from.committed)
+  into.prepared = sumRows(into.prepared, from.prepared)
+  into.aborted = sumRows(into.aborted, from.aborted)
   into.records += from.records
   into.blocks += from.blocks
   into.walBytes += from.walBytes
-  into.files.push(...from.files)
-  into.files.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+  // a new array of just the files' length: an empty array pushed to keeps room for 17
+  into.files = into.files.concat(from.files).sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
   Object.assign(into, relationFlags(into))
 }
 

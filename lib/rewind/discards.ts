@@ -130,6 +130,23 @@ export interface DiscardReport {
 
 export const noRows = (): RowCounts => ({ inserted: 0, updated: 0, deleted: 0 })
 
+/**
+ * No rows, one object for every relation that has none in a bucket (most of them:
+ * an index, a TOAST table, a table nothing was written to) — three objects fewer per
+ * relation of a big report (issue 13). Frozen: counts are summed with `sumRows`,
+ * never added in place.
+ */
+export const NO_ROWS: RowCounts = Object.freeze(noRows())
+
+const isZero = (r: RowCounts): boolean => r.inserted === 0 && r.updated === 0 && r.deleted === 0
+
+/** The sum of two counts, without a new object when either is zero (neither is changed). */
+export function sumRows (a: RowCounts, b: RowCounts): RowCounts {
+  if (isZero(b)) return a
+  if (isZero(a)) return b
+  return { inserted: a.inserted + b.inserted, updated: a.updated + b.updated, deleted: a.deleted + b.deleted }
+}
+
 export function addRows (into: RowCounts, from: RowCounts): void {
   into.inserted += from.inserted
   into.updated += from.updated

@@ -5,6 +5,8 @@ import { scanWal } from './scanWal'
 import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, Ports, RewindInput, Scan } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
+import { memMark } from '../memtrace'
+import { collectGarbage } from '../heap'
 
 /**
  * The steps in a row, each fed the results of the ones before (exactly as a client
@@ -36,10 +38,14 @@ export interface RewindResult extends PlannedRewind {
 
 function timer (timings: Record<string, number>, hooks: RewindHooks) {
   return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    memMark(name)
     const t0 = process.hrtime.bigint()
     const r = await f()
     timings[name] = Number(process.hrtime.bigint() - t0) / 1e6
     hooks.onStep?.(name, timings[name])
+    memMark(`after ${name}`)
+    // what the step left behind goes before the next one adds its own (lib/heap.ts)
+    collectGarbage()
     return r
   }
 }

@@ -104,6 +104,9 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
     changedBlocks[path] = r
     blocks += rangesCount(r)
   }
+  // the bitmaps are ranges now: let them go before the report is built
+  maps.clear()
+  last = null
   ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
   const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
   return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }

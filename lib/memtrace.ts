@@ -1,0 +1,27 @@
+/**
+ * PGREWIND_MEMTRACE=1: on stderr, at each step's start and end, the peak RSS since
+ * the last mark (sampled every 20 ms) and the heap now — how issue 13's measurements
+ * of what holds a big rewind's memory were made. Unset, nothing runs.
+ */
+const on = process.env.PGREWIND_MEMTRACE === '1'
+const mb = (n: number): string => (n / 1048576).toFixed(0)
+let phase = 'start'
+let peak = { rss: 0, heapUsed: 0, external: 0 }
+
+function sample (): void {
+  const m = process.memoryUsage()
+  if (m.rss > peak.rss) peak = { rss: m.rss, heapUsed: m.heapUsed, external: m.external }
+}
+
+if (on) setInterval(sample, 20).unref()
+
+/** The phase that ends here, and the one that begins. */
+export function memMark (next: string): void {
+  if (!on) return
+  sample()
+  const m = process.memoryUsage()
+  process.stderr.write(`memtrace: ${phase}: peak RSS ${mb(peak.rss)} MB (heap used ${mb(peak.heapUsed)}, external ${mb(peak.external)}); ` +
+    `now RSS ${mb(m.rss)}, heap ${mb(m.heapTotal)}, used ${mb(m.heapUsed)}, external ${mb(m.external)}\n`)
+  phase = next
+  peak = { rss: 0, heapUsed: 0, external: 0 }
+}
