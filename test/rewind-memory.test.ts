@@ -17,8 +17,8 @@ import { Cluster, testMajors, withPair } from './harness'
  *
  * Measured here (TABLES 5000: 21,000 files a side, 10,500 plan entries, 20,000
  * discarded relations): 237 MB on PG 15 before the heap's growth was bounded and the
- * block maps and the discard report made compact (issue 13), 157 MB on PG 13 after
- * (some 4 kB per file a side less). The bound leaves about 40 MB for noise
+ * block maps and the discard report made compact (issue 13), 167 MB on PG 15 and
+ * 169 MB on PG 13 after (some 3.5 kB per file a side less). The bound leaves about 30 MB for noise
  * and the major's differences, and fails when the cost per file goes up by 2 kB or
  * more.
  */

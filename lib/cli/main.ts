@@ -4,9 +4,6 @@ import { isSingleExecutable, printError } from './output'
 import { REWIND_HELP, rewindCommand } from './rewind'
 import { VERSION } from '../version'
 import { versionLine } from './version'
-import { boundHeapGrowth } from '../heap'
-
-boundHeapGrowth()
 
 async function main (argv: string[]): Promise<number> {
   // like pg_rewind, --help and --version count only as the first argument

@@ -6,7 +6,7 @@ import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, Ports
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
-import { collectGarbage } from '../heap'
+import { settleHeap } from '../heap'
 
 /**
  * The steps in a row, each fed the results of the ones before (exactly as a client
@@ -45,7 +45,7 @@ function timer (timings: Record<string, number>, hooks: RewindHooks) {
     hooks.onStep?.(name, timings[name])
     memMark(`after ${name}`)
     // what the step left behind goes before the next one adds its own (lib/heap.ts)
-    collectGarbage()
+    settleHeap()
     return r
   }
 }
