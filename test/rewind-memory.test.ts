@@ -17,13 +17,15 @@ import { Cluster, testMajors, withPair } from './harness'
  *
  * Measured here (TABLES 5000: 21,000 files a side, 10,500 plan entries, 20,000
  * discarded relations): 237 MB on PG 15 before the heap's growth was bounded and the
- * block maps and the discard report made compact (issue 13), 167 MB on PG 15 and
- * 169 MB on PG 13 after (some 3.5 kB per file a side less). The bound leaves about 30 MB for noise
- * and the major's differences, and fails when the cost per file goes up by 2 kB or
- * more.
+ * block maps and the discard report made compact (issue 13), 167–194 MB on PG 15
+ * after, over eight runs (the higher figures while another test suite loaded the
+ * machine: V8's concurrent marking gets less CPU and the heap grows further before it
+ * finishes). The bound leaves some 35 MB above that for noise and the major's
+ * differences; it fails when the cost per file goes up by about 2 kB or more, not
+ * on a return to just before the memory work.
  */
 const TABLES = 5000
-const BOUND_MB = 200
+const BOUND_MB = 230
 
 /** In transactions of 500 tables (one takes a lock per table: max_locks_per_transaction). */
 const createTables = async (c: Cluster, side: string): Promise<void> => {

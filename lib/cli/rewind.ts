@@ -4,7 +4,7 @@ import { rewind } from '../steps/rewind'
 import { Plan, Ports, Progress } from '../steps/types'
 import { noPositional, parseArgs, REWIND_OPTIONS } from './args'
 import { asTargetOwner, rewindOptions, sourceOpener, stopOnSignals } from './common'
-import { PROG, ProgressMeter, stderrLogger } from './output'
+import { PROG, ProgressMeter, stderrLogger, writeStdout } from './output'
 import { discardSummaryLines } from '../rewind/discardsummary'
 import { writeJson } from '../jsonstream'
 
@@ -112,8 +112,8 @@ export async function rewindCommand (argv: string[]): Promise<number> {
     ports, { onStep, onPlan })
   if (res.plan.rewindNeeded) log.info('Done!')
   if (o.json) {
-    // written in pieces (stdout to a file or pipe is synchronous on Linux): the
-    // report of a big divergence is tens of MB of JSON, never built as one string
+    // written in pieces, each before the next is made (writeStdout): the report of a
+    // big divergence is tens of MB of JSON, never built as one string nor queued whole
     writeJson({
       rewindNeeded: res.plan.rewindNeeded,
       divergence: res.divergence,
@@ -125,8 +125,8 @@ export async function rewindCommand (argv: string[]): Promise<number> {
       finish: res.finish,
       recoveryConf: res.recoveryConf,
       timings: res.timings
-    }, chunk => process.stdout.write(chunk))
-    process.stdout.write('\n')
+    }, writeStdout)
+    writeStdout('\n')
   }
   return 0
 }

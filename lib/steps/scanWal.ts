@@ -16,6 +16,7 @@ import { FileNameLookup } from '../catalog/names'
 import { indexesOfHeaps } from '../catalog/indexes'
 import { HintCollector, hintRuleWhy, oldestXid as oldestOf, RelationBlocks, searchBack } from '../rewind/hintrule'
 import { ForkNumber } from '../format/relpath'
+import { settleHeap } from '../heap'
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
@@ -107,6 +108,8 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   // the bitmaps are ranges now: let them go before the report is built
   maps.clear()
   last = null
+  // building the report is the biggest spike of a plan of many files (lib/heap.ts)
+  settleHeap()
   ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
   const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
   return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }
