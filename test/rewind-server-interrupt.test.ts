@@ -19,6 +19,12 @@ import { chownToRunner, diverge, pgrewind, rejoinAndCompare, testMajors, withPai
 
 const majors = testMajors()
 
+/** This process may be root: give the files the steps wrote to the server's user. */
+function ownTree (p: string): void {
+  chownToRunner(p)
+  if (lstatSync(p).isDirectory()) for (const n of readdirSync(p)) ownTree(join(p, n))
+}
+
 /**
  * A TCP relay in front of the source that counts the bytes the server sends; past
  * `threshold` it holds every connection still, runs `trip` (stopping the server),
@@ -108,11 +114,31 @@ t.test('PostgreSQL 18: files removed on the running source after the plan are re
   for (const f of files) t.notOk(existsSync(join(target.dataDir, f)), `${f} is gone from the target`)
   t.notOk(readdirSync(join(target.dataDir, 'pg_wal')).some(f => f.endsWith('.pgrewind.tmp')), 'no temporary file is left')
   t.ok(applied.filesRemoved >= 2)
-  // this process is root: give the files it wrote to the server's user
-  const own = (p: string): void => {
-    chownToRunner(p)
-    if (lstatSync(p).isDirectory()) for (const n of readdirSync(p)) own(join(p, n))
-  }
-  own(target.dataDir)
+  ownTree(target.dataDir)
+  t.same(await rejoinAndCompare(target, source), [], 'the rewound node rejoins with identical contents')
+})
+
+t.test('PostgreSQL 18: a table dropped on the running source after the plan, with changed blocks on the target, is removed on the target', async t => {
+  const pair = await withPair(t, { major: 18, tcp: true })
+  const { target, source } = pair
+  await diverge(pair, { sourceStop: 'running' })
+  // c1 in db_common: rows deleted on the target after the fork (its changed blocks)
+  const path = String((await source.query("SELECT pg_relation_filepath('c1') AS p", 'db_common'))[0].p)
+  const ports: Ports = { log: silentLogger, openSource: async spec => await openSource(spec) }
+  const input = { target: { pgdata: target.dataDir }, source: { connstr: source.connstr() }, options: { noSync: true } }
+  const divergence = await findDivergence(input, ports)
+  const scan = await scanWal({ ...input, divergence }, ports)
+  const plan = await buildPlan({ ...input, divergence, scan }, ports)
+  const entry = plan.entries.find(e => e.path === path)
+  t.ok(entry?.blocks !== undefined, `${path} has changed blocks to write (${entry?.action ?? 'no entry'})`)
+  // gone from the source's disk before the apply reads it (the drop unlinks at the checkpoint)
+  await source.query('DROP TABLE c1', 'db_common')
+  await source.checkpoint()
+  t.notOk(existsSync(join(source.dataDir, path)), 'the file is gone on the source')
+  const applied = await applyPlan({ ...input, plan }, ports)
+  await writeBackupLabel({ ...input, plan }, ports)
+  t.notOk(existsSync(join(target.dataDir, path)), `${path} is gone from the target`)
+  t.ok(applied.filesRemoved >= 1)
+  ownTree(target.dataDir)
   t.same(await rejoinAndCompare(target, source), [], 'the rewound node rejoins with identical contents')
 })

@@ -1,21 +1,30 @@
 import { BLCKSZ } from '../format/versions'
 import { Journal } from '../target/journal'
 import { Plan } from '../steps/types'
+import { PlanEntry } from './filemap'
+
+/**
+ * The changed blocks the apply writes into a file: none when the file is removed or
+ * replaced whole (a plan never has both, but one from a file or a client might).
+ */
+export function blocksToWrite (e: PlanEntry): Array<[number, number]> | undefined {
+  return e.action === 'remove' || e.action === 'copy' ? undefined : e.blocks
+}
 
 /**
  * Tell the journal, before anything changes, what applying each plan entry will do
- * to the target, in the order the apply does it (undo runs it backwards). `staged`
- * names the copies written under a temporary name first (`tempOf`) and renamed into
- * place at the end; `rewritten` the files already announced as rewritten whole. The
- * old bytes of the changed blocks are copied into the journal at the end, many reads
- * at once (Journal.copyReserved); the caller commits after that.
+ * to the target (undo runs it backwards). `staged` names the copies written under a
+ * temporary name first (`tempOf`) and renamed into place at the end; `rewritten` the
+ * files already announced as rewritten whole. The changed blocks' old bytes are only
+ * reserved: the caller commits, then copies them (Journal.copyReserved, many reads at
+ * once) while the whole files are fetched, and commits again before the first block
+ * is written.
  */
-export async function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: string) => boolean, tempOf: (path: string) => string, rewritten: ReadonlySet<string> }): Promise<void> {
+export function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: string) => boolean, tempOf: (path: string) => string, rewritten: ReadonlySet<string> }): void {
   const buf = Buffer.allocUnsafe(1024 * 1024)
   for (const e of plan.entries) {
-    if (e.action !== 'remove' && e.blocks !== undefined) {
-      journal.reserveRanges(e.path, e.blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]))
-    }
+    const blocks = blocksToWrite(e)
+    if (blocks !== undefined) journal.reserveRanges(e.path, blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]))
     switch (e.action) {
       case 'create':
         journal.create(e.path, e.type === 'symlink' ? 'symlink' : 'dir', e.linkTarget)
@@ -41,5 +50,4 @@ export async function announcePlan (journal: Journal, plan: Plan, o: { staged: (
         break
     }
   }
-  await journal.copyReserved()
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { dataDirModes } from '../datadir/files'
 import { TEMP_SUFFIX } from '../datadir/listing'
 import { BLCKSZ } from '../format/versions'
-import { announcePlan } from '../rewind/announce'
+import { announcePlan, blocksToWrite } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
 import { PlanEntry } from '../rewind/filemap'
 import { describeJournal, settleInterrupted } from '../rewind/journaling'
@@ -15,6 +15,11 @@ import { MARKER_FILE, readAutoConf, withMarker } from '../target/marker'
 import { PathOp } from '../target/pathsafety'
 import { TargetWriter } from '../target/writer'
 import { ApplyResult, PlanInput, Ports } from './types'
+
+/** The failure of `p`, or null once it has fulfilled. */
+async function settle (p: Promise<unknown> | undefined): Promise<{ e: unknown } | null> {
+  return await (p ?? Promise.resolve()).then(() => null, (e: unknown) => ({ e }))
+}
 
 function pathOp (e: PlanEntry): PathOp {
   switch (e.action) {
@@ -40,7 +45,9 @@ function pathOp (e: PlanEntry): PathOp {
  *
  * Fetches are queued across entries, as pg_rewind does: the entries are walked
  * lazily as the source asks for more requests, each entry's action done when it is
- * reached (a directory is created before any request for a file in it is queued).
+ * reached (a directory is created before any request for a file in it is queued) —
+ * whole files and tails first, while the journal saves the old bytes of the changed
+ * blocks (they need different files or bytes of the disk), then the changed blocks.
  * Unlike pg_rewind, a copied file is emptied only when its data arrives, copies into
  * pg_wal/ (and postgresql.auto.conf, which carries the marker) go through a
  * temporary name until every fetch has finished, and truncations and removals come
@@ -81,11 +88,18 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     writer.writeAt(dest(req.path), off, data)
   }
   const vanishedCopies = new Set<string>()
+  // files with blocks to write that vanished before their old blocks were journaled:
+  // removed once they are (removing one asks the journal to take it whole)
+  let vanishedLater: string[] | null = []
+  const vanishedFiles = new Set<string>()
   // a file the running source no longer has: pg_rewind 14+ removes it on the target too
   const vanished = (path: string): void => {
     ports.log.debug(`file "${path}" was removed on the source while it was copied; removing it on the target`)
     if (!copies.has(path)) {
-      writer.removeFile(path)
+      if (vanishedFiles.has(path)) return
+      vanishedFiles.add(path)
+      if (vanishedLater !== null) vanishedLater.push(path)
+      else writer.removeFile(path)
       return
     }
     vanishedCopies.add(path)
@@ -99,13 +113,18 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   }
   const isLast = (e: PlanEntry): boolean => e.action === 'truncate' || e.action === 'remove'
 
-  function * requests (): Generator<FetchRequest> {
+  // Whole files and tails first, changed blocks after: the journal saves the blocks'
+  // old bytes while the whole files are copied (they touch other files or bytes)
+  function * changedBlocks (): Generator<FetchRequest> {
     for (const e of plan.entries) {
       ports.checkCancelled?.()
-      // changed blocks of a file that is going away need not be fetched
-      if (e.action !== 'remove') {
-        for (const [a, b] of e.blocks ?? []) yield { path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ }
-      }
+      if (vanishedFiles.has(e.path)) continue
+      for (const [a, b] of blocksToWrite(e) ?? []) yield { path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ }
+    }
+  }
+  function * wholeFilesAndTails (): Generator<FetchRequest> {
+    for (const e of plan.entries) {
+      ports.checkCancelled?.()
       switch (e.action) {
         case 'create':
           if (e.type === 'dir') writer.mkdir(e.path)
@@ -138,7 +157,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
           { at: opts.journalDir, dirMode: modes.dirMode, fileMode: modes.fileMode })
         journal.writePlan(plan)
         journal.rewrite(MARKER_FILE)
-        await announcePlan(journal, plan, { staged, tempOf: dest, rewritten: new Set([MARKER_FILE]) })
+        announcePlan(journal, plan, { staged, tempOf: dest, rewritten: new Set([MARKER_FILE]) })
         journal.commit()
         writer.setJournal(journal)
       }
@@ -155,7 +174,18 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
           }
         }
       : undefined
-    await source.fetch(requests(), sink, onBytes, ports.checkCancelled, vanished, hooks)
+    // the blocks' old bytes are saved while the whole files are copied (waited for
+    // even when the copy fails: the journal closes after this)
+    const saving = settle(journal?.copyReserved())
+    const copyFailed = await settle(source.fetch(wholeFilesAndTails(), sink, onBytes, ports.checkCancelled, vanished, hooks))
+    const saveFailed = await saving
+    const failed = copyFailed ?? saveFailed
+    if (failed !== null) throw failed.e
+    // durable before the first block is written
+    journal?.commit()
+    for (const path of vanishedLater) writer.removeFile(path)
+    vanishedLater = null
+    await source.fetch(changedBlocks(), sink, onBytes, ports.checkCancelled, vanished, hooks)
     for (const path of copies) {
       if (vanishedCopies.has(path)) {
         writer.removeFile(path)

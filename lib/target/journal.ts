@@ -250,9 +250,11 @@ export class Journal {
   }
 
   /**
-   * ranges(), with the copy of the old bytes deferred: the intent and the place of its
-   * bytes in the data file are recorded now (in order), the bytes are copied by
-   * copyReserved(), many at once; commit() refuses to run before that.
+   * ranges(), with the copy of the old bytes deferred: the place of the bytes in the
+   * data file is reserved now; copyReserved() copies them, many at once, and only then
+   * records the intents (after every intent announced before it finishes). So a
+   * commit() while the copy runs — the copies of whole files go on meanwhile — can
+   * never make durable an intent whose old bytes are not saved yet.
    */
   reserveRanges (path: string, ranges: Array<[number, number]>): void {
     this.openData()
@@ -261,10 +263,15 @@ export class Journal {
     for (const [, len] of ranges) length += len
     this.dataSize += length
     this.reserved.push({ path, ranges, data })
-    this.record({ op: 'ranges', path, ranges, data })
   }
 
-  /** Copy the old bytes of every reserved range into its place, with up to `depth` reads in flight (close ranges read as one span). */
+  /**
+   * Copy the old bytes of every reserved range into its place, with up to `depth` reads
+   * in flight (close ranges read as one span), then record their intents (commit() makes
+   * them durable). Undo runs them before the intents announced earlier: they overwrite
+   * in place files that stay (the apply neither moves nor removes a file whose blocks
+   * it writes), so the order between them and those intents does not matter.
+   */
   async copyReserved (depth?: number): Promise<void> {
     const jobs = this.reserved
     this.reserved = []
@@ -321,6 +328,7 @@ export class Journal {
     } finally {
       for (const f of fds) f.close()
     }
+    for (const { path, ranges, data } of jobs) this.record({ op: 'ranges', path, ranges, data })
   }
 
   grow (path: string, size: number): void { this.record({ op: 'grow', path, size }) }
@@ -393,7 +401,6 @@ export class Journal {
 
   /** Make every announced change durable in the journal; only then may the changes start. */
   commit (): void {
-    if (this.reserved.length > 0) throw new PgRewindError('INTERNAL', 'the journal was committed before the old bytes it announced were copied')
     if (this.pending.length === 0) return
     try {
       if (this.dataFd >= 0) fsyncSync(this.dataFd)
