@@ -183,20 +183,27 @@ function du (dir: string): string {
 
 // ── verifying a rewound copy ──────────────────────────────────────────────────
 
-/** Per table of every database: row count and the sum of a 32-bit hash of every row, in one query per database (no sort, fast on 30,000 tables). */
+/** Tables hashed by one statement: each locks them all, and a standby's lock table holds 64 × max_connections. */
+const DIGEST_BATCH = 1000
+
+/** Per table of every database: row count and the sum of a 32-bit hash of every row, a thousand tables a query (no sort, fast on 30,000 tables). */
 async function digest (c: Cluster): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   const dbs = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1')
   out.set('databases', dbs.map(d => d.datname).join(','))
   for (const { datname } of dbs) {
-    const rows = await c.query<{ t: string, d: string }>(`
-      SELECT n.nspname || '.' || c.relname AS t,
-             (xpath('/row/d/text()', query_to_xml(format('SELECT count(*) || '':'' || coalesce(sum(hashtext(x::text)::int8), 0) AS d FROM %I.%I x', n.nspname, c.relname), false, true, '')))[1]::text AS d
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    const tables = (await c.query<{ oid: string }>(`
+      SELECT c.oid::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'm') AND c.relpersistence = 'p'
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-      ORDER BY 1`, datname)
-    for (const r of rows) out.set(`${datname}:${r.t}`, r.d)
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`, datname)).map(r => r.oid)
+    for (let i = 0; i < tables.length; i += DIGEST_BATCH) {
+      const rows = await c.query<{ t: string, d: string }>(`
+        SELECT n.nspname || '.' || c.relname AS t,
+               (xpath('/row/d/text()', query_to_xml(format('SELECT count(*) || '':'' || coalesce(sum(hashtext(x::text)::int8), 0) AS d FROM %I.%I x', n.nspname, c.relname), false, true, '')))[1]::text AS d
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = ANY($1::oid[])`, datname, [tables.slice(i, i + DIGEST_BATCH)])
+      for (const r of rows) out.set(`${datname}:${r.t}`, r.d)
+    }
   }
   return out
 }
