@@ -268,9 +268,10 @@ export class Journal {
   /**
    * Copy the old bytes of every reserved range into its place, with up to `depth` reads
    * in flight (close ranges read as one span), then record their intents (commit() makes
-   * them durable). Undo runs them before the intents announced earlier: they overwrite
-   * in place files that stay (the apply neither moves nor removes a file whose blocks
-   * it writes), so the order between them and those intents does not matter.
+   * them durable). Undo runs them before the intents announced earlier: a plan moves or
+   * removes no file whose blocks it writes (and a file the running source drops is moved
+   * aside only after this commit), so they overwrite files that stay, and the order
+   * between them and those intents does not matter.
    */
   async copyReserved (depth?: number): Promise<void> {
     const jobs = this.reserved
