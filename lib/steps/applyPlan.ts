@@ -88,18 +88,17 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     writer.writeAt(dest(req.path), off, data)
   }
   const vanishedCopies = new Set<string>()
-  // files with blocks to write that vanished before their old blocks were journaled:
-  // removed once they are (removing one asks the journal to take it whole)
-  let vanishedLater: string[] | null = []
+  // other files that vanished: removed once the old bytes of their blocks are journaled
+  // (removing one asks the journal to take it whole)
   const vanishedFiles = new Set<string>()
+  let blocksJournaled = false
   // a file the running source no longer has: pg_rewind 14+ removes it on the target too
   const vanished = (path: string): void => {
     ports.log.debug(`file "${path}" was removed on the source while it was copied; removing it on the target`)
     if (!copies.has(path)) {
       if (vanishedFiles.has(path)) return
       vanishedFiles.add(path)
-      if (vanishedLater !== null) vanishedLater.push(path)
-      else writer.removeFile(path)
+      if (blocksJournaled) writer.removeFile(path)
       return
     }
     vanishedCopies.add(path)
@@ -183,8 +182,8 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     if (failed !== null) throw failed.e
     // durable before the first block is written
     journal?.commit()
-    for (const path of vanishedLater) writer.removeFile(path)
-    vanishedLater = null
+    blocksJournaled = true
+    for (const path of vanishedFiles) writer.removeFile(path)
     await source.fetch(changedBlocks(), sink, onBytes, ports.checkCancelled, vanished, hooks)
     for (const path of copies) {
       if (vanishedCopies.has(path)) {

@@ -194,16 +194,20 @@ export class Journal {
 
   private add (i: Intent): void {
     this.intents.push(i)
-    if (i.op === 'aside' || i.op === 'create' || i.op === 'rewrite') this.restorable.add(i.path)
-    if (i.op === 'aside') this.asides.set(i.path, i)
+    this.index(i)
   }
 
   private record (i: NewIntent): Intent {
     const x = { seq: this.intents.length + this.pending.length, ...i } as Intent
     this.pending.push(x)
-    if (x.op === 'aside' || x.op === 'create' || x.op === 'rewrite') this.restorable.add(x.path)
-    if (x.op === 'aside') this.asides.set(x.path, x)
+    this.index(x)
     return x
+  }
+
+  /** What an intent, committed or pending, tells about its path. */
+  private index (i: Intent): void {
+    if (i.op === 'aside' || i.op === 'create' || i.op === 'rewrite') this.restorable.add(i.path)
+    if (i.op === 'aside') this.asides.set(i.path, i)
   }
 
   private openData (): number {
