@@ -8,6 +8,9 @@ import {
   Cluster, diverge, Pair, pgrewind, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair
 } from './harness'
 import { RpcChild } from './helpers/rpcclient'
+import { replacedWhole } from '../lib/rewind/filemap'
+import type { Plan } from '../lib/steps/types'
+import type { Intent } from '../lib/target/journal'
 
 /**
  * What an operator meets when a rewind goes wrong, and the way out of each: a full
@@ -222,7 +225,21 @@ t.test('rollback of a finished rewind; refused once the node has started; discar
   const before = snapshotTree(pair.target.dataDir)
   const r = await pgrewind([...local(pair), '--json'])
   t.equal(r.code, 0, r.stderr)
-  t.equal(JSON.parse(r.stdout).apply.journal.state, 'applied')
+  const out = JSON.parse(r.stdout)
+  t.equal(out.apply.journal.state, 'applied')
+  // relation files whose changed blocks cover them went into the journal whole, by rename
+  const jdir = join(pair.target.dataDir, 'pgrewind_journal')
+  const plan = JSON.parse(readFileSync(join(jdir, 'plan.json'), 'utf8')) as Plan
+  const intents = readFileSync(join(jdir, 'intents.jsonl'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Intent)
+  const ops = (path: string): string[] => intents.filter(i => i.op !== 'state' && i.path === path).map(i => i.op)
+  const whole = plan.entries.filter(replacedWhole)
+  const patched = plan.entries.filter(e => e.blocks !== undefined && e.action === 'none' && !replacedWhole(e))
+  t.ok(whole.length > 0 && patched.length > 0, `files replaced whole (${whole.length}) and files patched block by block (${patched.length})`)
+  t.same(whole.filter(e => ops(e.path).join() !== 'aside').map(e => e.path), [], 'each replaced whole is moved aside, none of its blocks copied')
+  t.same(patched.filter(e => ops(e.path).join() !== 'ranges').map(e => e.path), [], 'the others keep their old blocks')
+  const extra = out.apply.journal.bytes - plan.totals.journalBytes
+  t.ok(extra >= 0 && extra < 64 * 1024, `the plan's journal size is what the journal holds, but for the small files rewritten whole (${extra} bytes)`)
+  t.ok(intents.some(i => i.op === 'state' && i.state === 'applied' && i.filesDurable === true), 'the apply made every file it wrote durable itself')
   const rpc = new RpcChild()
   t.teardown(async () => { await rpc.close() })
   const rb = await rpc.result('rollback', { target: { pgdata: pair.target.dataDir } }) as { rolledBack: boolean, filesRestored: number }

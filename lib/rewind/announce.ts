@@ -1,14 +1,35 @@
 import { BLCKSZ } from '../format/versions'
 import { Journal } from '../target/journal'
 import { Plan } from '../steps/types'
-import { PlanEntry } from './filemap'
+import { dirname } from 'node:path'
+import { PlanEntry, replacedWhole } from './filemap'
+import { SyncSet } from '../target/sync'
 
 /**
  * The changed blocks the apply writes into a file: none when the file is removed or
- * replaced whole (a plan never has both, but one from a file or a client might).
+ * replaced whole (a plan never has remove or copy with blocks, but one from a file or
+ * a client might).
  */
 export function blocksToWrite (e: PlanEntry): Array<[number, number]> | undefined {
-  return e.action === 'remove' || e.action === 'copy' ? undefined : e.blocks
+  return e.action === 'remove' || e.action === 'copy' || replacedWhole(e) ? undefined : e.blocks
+}
+
+/** The apply writes the source's file whole in place of the target's (or where it has none). */
+export function copiedWhole (e: PlanEntry): boolean {
+  return e.action === 'copy' || replacedWhole(e)
+}
+
+/** What applying the entries touches: files written or cut, and the directories whose entries change. */
+export function syncSetOf (entries: PlanEntry[]): SyncSet {
+  const files = new Set<string>()
+  const dirs = new Set<string>()
+  const parent = (p: string): string => { const d = dirname(p); return d === '.' ? '' : d }
+  for (const e of entries) {
+    if (e.action === 'copy' || e.action === 'copy_tail' || e.action === 'truncate' || e.blocks !== undefined) files.add(e.path)
+    if (copiedWhole(e) || e.action === 'create' || e.action === 'remove') dirs.add(parent(e.path))
+    if (e.action === 'create' && e.type === 'dir') dirs.add(e.path)
+  }
+  return { files: [...files], dirs: [...dirs] }
 }
 
 /**
@@ -25,6 +46,10 @@ export function announcePlan (journal: Journal, plan: Plan, o: { staged: (path: 
   for (const e of plan.entries) {
     const blocks = blocksToWrite(e)
     if (blocks !== undefined) journal.reserveRanges(e.path, blocks.map(([a, b]) => [a * BLCKSZ, (b - a) * BLCKSZ]))
+    if (replacedWhole(e)) {
+      journal.aside(e.path)
+      continue
+    }
     switch (e.action) {
       case 'create':
         journal.create(e.path, e.type === 'symlink' ? 'symlink' : 'dir', e.linkTarget)

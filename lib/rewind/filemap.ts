@@ -170,6 +170,22 @@ export function buildFileMap (input: FileMapInput): PlanEntry[] {
   return entries
 }
 
+/**
+ * Whether the apply replaces the target's file whole rather than writing its changed
+ * blocks into it: they cover every block the target's file has, and the source's is
+ * at least as long (the rest is its tail). The same bytes are written, but the old
+ * file goes into the undo journal by a rename instead of its blocks being copied
+ * there, and a local source's file is copied by the kernel: where many small
+ * relations changed whole (a pair whose sides both created tables after the fork),
+ * that is most of the apply's work. The plan, its --debug map and what it discards
+ * stay pg_rewind's.
+ */
+export function replacedWhole (e: Pick<PlanEntry, 'action' | 'blocks' | 'sourceSize' | 'targetSize'>): boolean {
+  if ((e.action !== 'none' && e.action !== 'copy_tail') || e.blocks === undefined) return false
+  const size = e.targetSize ?? 0
+  return size > 0 && size % BLCKSZ === 0 && (e.sourceSize ?? 0) >= size && rangesCount(e.blocks) * BLCKSZ === size
+}
+
 /** Entries that do something (an action, or blocks to fetch). */
 export function activeEntries (map: PlanEntry[]): PlanEntry[] {
   return map.filter(e => e.action !== 'none' || e.blocks !== undefined)
@@ -191,7 +207,7 @@ export interface MapTotals {
   /** what will be fetched: whole copies, tails, changed blocks */
   fetchBytes: number
   blocks: number
-  /** what the undo journal keeps: old blocks overwritten in place, truncated tails */
+  /** what the undo journal keeps: old blocks overwritten in place, truncated tails (files replaced whole are moved aside) */
   journalBytes: number
 }
 
@@ -209,7 +225,7 @@ export function mapTotals (map: PlanEntry[], source: FileEntry[]): MapTotals {
       const n = rangesCount(e.blocks)
       blocks += n
       fetchBytes += n * BLCKSZ
-      if (e.action !== 'remove') journalBytes += n * BLCKSZ
+      if (e.action !== 'remove' && !replacedWhole(e)) journalBytes += n * BLCKSZ
     }
   }
   return { sourceBytes, fetchBytes, blocks, journalBytes }

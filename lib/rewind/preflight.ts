@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs
 import { dirname, join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { rangesCount } from './blockranges'
+import { replacedWhole } from './filemap'
 import { BLCKSZ } from '../format/versions'
 import { Plan } from '../steps/types'
 
@@ -64,6 +65,15 @@ export function preflight (pgdata: string, plan: Plan, o: PreflightOptions): Pre
   for (const e of plan.entries) {
     const full = join(pgdata, e.path)
     const parent = dirname(full)
+    if (replacedWhole(e)) {
+      // the new file is written beside the old one, which the journal keeps; a file
+      // made read-only is refused as if its blocks were written into it
+      writable(parent)
+      writable(full)
+      need(parent, e.sourceSize ?? 0)
+      if (journalDev !== null && dev(parent) !== journalDev) keep(e.targetSize ?? 0)
+      continue
+    }
     const blockBytes = e.blocks !== undefined && e.action !== 'remove' ? rangesCount(e.blocks) * BLCKSZ : 0
     switch (e.action) {
       case 'create':

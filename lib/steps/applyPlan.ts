@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { dataDirModes } from '../datadir/files'
 import { TEMP_SUFFIX } from '../datadir/listing'
 import { BLCKSZ } from '../format/versions'
-import { announcePlan, blocksToWrite } from '../rewind/announce'
+import { announcePlan, blocksToWrite, copiedWhole } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
 import { PlanEntry } from '../rewind/filemap'
 import { describeJournal, settleInterrupted } from '../rewind/journaling'
@@ -78,7 +78,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   }
   const staged = (path: string): boolean => path.startsWith('pg_wal/') || path === MARKER_FILE
   const dest = (path: string): string => staged(path) ? `${path}${TEMP_SUFFIX}` : path
-  const copies = new Set(plan.entries.filter(e => e.action === 'copy').map(e => e.path))
+  const copies = new Set(plan.entries.filter(copiedWhole).map(e => e.path))
   // copies not written to yet: emptied when their first data arrives (and not
   // before: an interrupted run leaves the files it did not reach as they were)
   const unopened = new Set(copies)
@@ -124,13 +124,15 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   function * wholeFilesAndTails (): Generator<FetchRequest> {
     for (const e of plan.entries) {
       ports.checkCancelled?.()
+      if (copies.has(e.path)) {
+        yield { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }
+        applied++
+        continue
+      }
       switch (e.action) {
         case 'create':
           if (e.type === 'dir') writer.mkdir(e.path)
           else if (e.type === 'symlink') writer.symlink(e.path, e.linkTarget ?? '')
-          break
-        case 'copy':
-          yield { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }
           break
         case 'copy_tail': {
           const from = e.targetSize ?? 0
@@ -211,7 +213,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
       applied++
     }
     await writer.flush()
-    journal?.setState('applied')
+    journal?.setState('applied', { filesDurable: writer.changesDurable })
   } finally {
     await writer.settle()
     journal?.close()

@@ -10,7 +10,8 @@ import { checkNotRunning, openSourceChecked, plannedTarget, planOf } from '../re
 import { reached } from '../target/failpoint'
 import { Journal } from '../target/journal'
 import { hasMarker, MARKER_FILE, readAutoConf, rewindInProgress, withoutMarker } from '../target/marker'
-import { syncChanges, syncSetOf } from '../target/sync'
+import { syncChanges } from '../target/sync'
+import { syncSetOf } from '../rewind/announce'
 import { TargetWriter } from '../target/writer'
 import { BackupLabelInfo, FinishResult, Plan, PlanInput, Ports, StepOptions } from './types'
 
@@ -77,7 +78,10 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
     const synced = !dryRun && sync && plan.entries.length > 0
     if (synced) {
       ports.log.progress('syncing target data directory')
-      await syncChanges(pgdata, syncSetOf(plan.entries), opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
+      const set = syncSetOf(plan.entries)
+      // the apply fdatasynced every file it changed (its journal says so): their directories are left
+      if (ours?.filesDurable === true) set.files = []
+      await syncChanges(pgdata, set, opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
     }
 
     let label: string | null = null
@@ -111,7 +115,7 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
       writer.writeFileDurably('backup_label', label, { sync })
       reached('pg_control')
       writer.writeFileDurably('global/pg_control', control, { sync })
-      ours?.setState('finishing', sha256(control))
+      ours?.setState('finishing', { controlDigest: sha256(control) })
     }
     writer.close()
     const done = { backupLabel: label, controlFileUpdated: label !== null && !dryRun, synced }
@@ -159,7 +163,7 @@ function finish (pgdata: string, journal: Journal | null, opts: StepOptions, r: 
   }
   let journalDiscarded = false
   if (journal !== null) {
-    journal.setState('done', controlDigestOf(pgdata) ?? undefined)
+    journal.setState('done', { controlDigest: controlDigestOf(pgdata) ?? undefined })
     if (opts.discardJournal === true) {
       journal.discard()
       journalDiscarded = true

@@ -52,7 +52,11 @@ export type Intent =
   | { seq: number, op: 'unlink', path: string, linkTarget: string }
   /** the small file will be rewritten whole; its old content is at `data` (null: it did not exist) */
   | { seq: number, op: 'rewrite', path: string, data: number | null, length: number, mode: number }
-  | { seq: number, op: 'state', state: JournalState, controlDigest?: string }
+  /**
+   * a state change; `filesDurable` (with 'applied'): every file the apply wrote or cut
+   * was fdatasynced after its last change, so the final sync needs only the directories
+   */
+  | { seq: number, op: 'state', state: JournalState, controlDigest?: string, filesDurable?: boolean }
 
 type NewIntent = Intent extends infer I ? I extends { seq: number } ? Omit<I, 'seq'> : never : never
 
@@ -159,6 +163,11 @@ export class Journal {
       if (x.op === 'state') return x.state
     }
     return 'applying'
+  }
+
+  /** The apply made every file it wrote or cut durable itself (see the 'state' intent). */
+  get filesDurable (): boolean {
+    return this.intents.some(x => x.op === 'state' && x.filesDurable === true)
   }
 
   /** pg_control's digest as the finished rewind left it (set when the journal is done). */
@@ -424,8 +433,8 @@ export class Journal {
     this.pending = []
   }
 
-  setState (state: JournalState, controlDigest?: string): void {
-    this.record({ op: 'state', state, controlDigest })
+  setState (state: JournalState, o: { controlDigest?: string, filesDurable?: boolean } = {}): void {
+    this.record({ op: 'state', state, ...o })
     this.commit()
   }
 

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process'
 import { promises as fsp, realpathSync, readdirSync, lstatSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 
 /**
  * Make what the rewind changed durable. pg_rewind fsyncs the whole data directory
  * because it ran single-user crash recovery with fsync off; we run it with fsync on,
- * so only the files and directories the plan touched need it. `fsync` issues those
+ * so only the files and directories the plan touched need it (only the directories
+ * when the apply made its files durable itself). `fsync` issues those
  * fsyncs concurrently (the kernel and the disk merge them far better than one at a
  * time); `syncfs` syncs each file system involved once (Linux), via coreutils'
  * `sync --file-system`.
@@ -73,17 +74,4 @@ export async function syncChanges (pgdata: string, set: SyncSet, method: SyncMet
   }
   await Promise.all(Array.from({ length: 16 }, worker))
   onProgress?.(work.length, work.length)
-}
-
-/** What a plan's entries touch: written files, and the directories whose entries change. */
-export function syncSetOf (entries: Array<{ path: string, action: string, type: string, blocks?: unknown }>): SyncSet {
-  const files = new Set<string>()
-  const dirs = new Set<string>()
-  const parent = (p: string): string => { const d = dirname(p); return d === '.' ? '' : d }
-  for (const e of entries) {
-    if (e.action === 'copy' || e.action === 'copy_tail' || e.action === 'truncate' || e.blocks !== undefined) files.add(e.path)
-    if (e.action === 'copy' || e.action === 'create' || e.action === 'remove') dirs.add(parent(e.path))
-    if (e.action === 'create' && e.type === 'dir') dirs.add(e.path)
-  }
-  return { files: [...files], dirs: [...dirs] }
 }

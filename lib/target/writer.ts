@@ -18,9 +18,10 @@ export interface WriterOptions {
   /** the apply's undo journal: files it announced as replaced or removed are moved into it */
   journal?: Journal
   /**
-   * Start the write-back of what is written while the copy goes on (an fdatasync on
-   * the thread pool after every WRITE_BACK_BYTES of a file and when it is closed), so
-   * the final sync finds little left. Durability still comes from that final sync.
+   * Make what is written durable while the copy goes on: an fdatasync on the thread
+   * pool after every WRITE_BACK_BYTES of a file, and one after its last change (when
+   * it is closed, copied or cut). Once flush() has returned, every file changed is
+   * durable, and the final sync needs only the directories whose entries changed.
    */
   writeBack?: boolean
 }
@@ -61,6 +62,9 @@ export class TargetWriter {
   private writeBackError: PgRewindError | null = null
 
   constructor (readonly pgdata: string, readonly opts: WriterOptions) {}
+
+  /** Every file changed is durable once flush() has returned (see WriterOptions.writeBack). */
+  get changesDurable (): boolean { return this.opts.writeBack === true && !this.opts.dryRun }
 
   /** From now on, files replaced or removed go into this journal. */
   setJournal (journal: Journal): void { this.opts.journal = journal }
@@ -163,7 +167,10 @@ export class TargetWriter {
       if (truncate && this.opts.journal?.moveAside(path) === true) existed = false
       // O_NOFOLLOW: never write through a symlink planted at the file name itself
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0)
-      this.fds.set(path, openSync(this.full(path), flags, this.opts.fileMode))
+      const fd = openSync(this.full(path), flags, this.opts.fileMode)
+      this.fds.set(path, fd)
+      // emptied: synced when closed even if nothing is written to it
+      if (truncate && this.opts.writeBack === true) this.dirty.set(fd, 0)
     } catch (e) {
       throw ioError('could not open target file', path, e)
     }
@@ -254,7 +261,12 @@ export class TargetWriter {
     try {
       beforeChange()
       ftruncateSync(fd, size)
-    } catch (e) { throw ioError(`could not truncate file to ${size}:`, path, e) } finally { closeSync(fd) }
+    } catch (e) {
+      closeSync(fd)
+      throw ioError(`could not truncate file to ${size}:`, path, e)
+    }
+    if (this.opts.writeBack === true) this.track(path, fdatasyncAsync(fd).finally(() => closeSync(fd)))
+    else closeSync(fd)
   }
 
   removeFile (path: string): void {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { versionInfo } from '../../lib/format/versions'
 import { BlockRanges } from '../../lib/rewind/blockranges'
-import { Action, activeEntries, buildFileMap, FileMapInput, formatDebugMap, mapTotals, PlanEntry } from '../../lib/rewind/filemap'
+import { Action, activeEntries, buildFileMap, FileMapInput, formatDebugMap, mapTotals, PlanEntry, replacedWhole } from '../../lib/rewind/filemap'
 import { FileEntry } from '../../lib/source/types'
 
 /**
@@ -127,7 +127,21 @@ t.test('order: creations, copies, tails, block-only, truncations, removals (deep
 })
 
 t.test('totals: what is fetched and what the source holds', async t => {
-  const source = [file('z.conf', 100), file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 2 * 8192), dir('d')]
-  const m = map(source, [file(`${DB}/1`, 8192), file(`${DB}/3`, 2 * 8192)], { changedBlocks: new Map([[`${DB}/3`, [[0, 2]]]]) })
-  t.same(mapTotals(m, source), { sourceBytes: 100 + 5 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2, journalBytes: 2 * 8192 })
+  const source = [file('z.conf', 100), file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 3 * 8192), dir('d')]
+  const m = map(source, [file(`${DB}/1`, 8192), file(`${DB}/3`, 3 * 8192)], { changedBlocks: new Map([[`${DB}/3`, [[0, 2]]]]) })
+  t.same(mapTotals(m, source), { sourceBytes: 100 + 6 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2, journalBytes: 2 * 8192 })
+})
+
+t.test('a file whose changed blocks cover it is replaced whole: the same bytes fetched, nothing for the journal to copy', async t => {
+  const source = [file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 2 * 8192), file(`${DB}/4`, 2 * 8192), file(`${DB}/5`, 2 * 8192)]
+  const target = [file(`${DB}/1`, 2 * 8192), file(`${DB}/3`, 2 * 8192), file(`${DB}/4`, 2 * 8192), file(`${DB}/5`, 3 * 8192)]
+  const changedBlocks = new Map<string, BlockRanges>([[`${DB}/1`, [[0, 2]]], [`${DB}/3`, [[0, 1], [1, 2]]], [`${DB}/4`, [[1, 2]]], [`${DB}/5`, [[0, 3]]]])
+  const m = map(source, target, { changedBlocks })
+  const by = (p: string): PlanEntry => m.find(e => e.path === p)!
+  t.same(m.filter(replacedWhole).map(e => `${e.action} ${e.path}`), [`copy_tail ${DB}/1`, `none ${DB}/3`],
+    'covered with a tail, and covered block by block; not one block short, not a file the source has shorter')
+  t.same(by(`${DB}/1`).blocks, [[0, 2]], 'the plan keeps the blocks (pg_rewind\'s --debug map)')
+  t.same(mapTotals(m, source), { sourceBytes: 9 * 8192, fetchBytes: 3 * 8192 + 2 * 8192 + 8192 + 2 * 8192, blocks: 7, journalBytes: 8192 + 2 * 8192 + 8192 }, 'the journal keeps the one block of 4, and the two blocks and the cut tail of 5')
+  t.notOk(replacedWhole({ action: 'none', blocks: [[0, 1]], sourceSize: 8192, targetSize: 8192 + 100 }), 'a torn target file is patched block by block')
+  t.notOk(replacedWhole({ action: 'none', blocks: [[0, 1]], targetSize: 8192 }), 'a plan without the source size is never copied whole')
 })
