@@ -1,5 +1,5 @@
 import t, { Test } from 'tap'
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { childEnv, spawnIdentity } from '../lib/harness/runas'
@@ -9,6 +9,8 @@ import {
 } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 import { replacedWhole } from '../lib/rewind/filemap'
+import { parseControlFile } from '../lib/format/controlfile'
+import { lsnToSegNo, walFileName } from '../lib/format/lsn'
 import type { Plan } from '../lib/steps/types'
 import type { Intent } from '../lib/target/journal'
 
@@ -171,11 +173,12 @@ t.test('SIGTERM during the copy stops at a safe point and says so', async t => {
 t.test('a crash of single-user recovery is reported and changes nothing of ours', async t => {
   const pair = await withPair(t, { major })
   await diverge(pair, { targetStop: 'crash' })
-  // a postgres that reports the right version but dies in single-user mode
-  const fake = join(pair.root, 'fakebin')
-  mkdirSync(fake)
-  writeFileSync(join(fake, 'postgres'), `#!/bin/sh\nfor a in "$@"; do [ "$a" = --single ] && kill -9 $$; done\nexec ${pair.target.binDir}/postgres "$@"\n`, { mode: 0o755 })
-  const r = await pgrewind([...local(pair), '--pg-bindir', fake])
+  // the real postgres aborts its recovery: the WAL segment holding the checkpoint record is set aside
+  const cf = parseControlFile(readFileSync(join(pair.target.dataDir, 'global', 'pg_control')))
+  const segment = join(pair.target.dataDir, 'pg_wal', walFileName(cf.checkPointCopy.thisTimeLineID, lsnToSegNo(cf.checkPoint, cf.xlogSegSize), cf.xlogSegSize))
+  renameSync(segment, `${segment}.aside`)
+  const r = await pgrewind([...local(pair), '--pg-bindir', pair.target.binDir])
+  renameSync(`${segment}.aside`, segment)
   t.equal(r.code, 1)
   t.match(r.stderr, /error: postgres single-user mode in target cluster failed/)
   t.notOk(existsSync(join(pair.target.dataDir, 'pgrewind_journal')), 'no journal: the apply never started')
