@@ -20,10 +20,11 @@ let bounded = false
  * left and, from then on, grow the heap by 20% of what is live (V8's
  * `--heap-growing-percent`, read at every collection). A small rewind pays for
  * neither: on a pgbench pair both together cost 10% more CPU in scanWal and buildPlan,
- * for no memory saved.
+ * for no memory saved. `big`: the caller knows the work is big though the heap is not
+ * yet (scanWal's compact maps of many files, before it reads the catalog to name them).
  */
-export function settleHeap (): void {
-  if (process.memoryUsage().heapUsed < BIG_HEAP) return
+export function settleHeap (big = false): void {
+  if (!big && process.memoryUsage().heapUsed < BIG_HEAP) return
   if (!bounded) {
     setFlagsFromString('--heap-growing-percent=20')
     bounded = true

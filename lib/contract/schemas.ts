@@ -868,6 +868,10 @@ export const defs = {
         },
         "truncations": {
           "$ref": "defs.json#/$defs/count"
+        },
+        "relationsOmitted": {
+          "$ref": "defs.json#/$defs/count",
+          "description": "its relations left out of the report's relations (it lists the 1,000 with the most rows lost, then the most records); its sums count them all"
         }
       },
       "required": [
@@ -886,7 +890,8 @@ export const defs = {
         "relationsCreated",
         "relationsDropped",
         "rewrites",
-        "truncations"
+        "truncations",
+        "relationsOmitted"
       ],
       "additionalProperties": false
     },
@@ -1006,6 +1011,7 @@ export const defs = {
         },
         "relations": {
           "type": "array",
+          "description": "at most 1,000: those with the most rows lost, then the most records (each database says how many of its own are left out)",
           "items": {
             "$ref": "defs.json#/$defs/discardedRelation"
           }

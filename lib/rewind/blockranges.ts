@@ -40,6 +40,21 @@ export class BlockBitmap {
     if (blk > this.max) this.max = blk
   }
 
+  /** How many blocks are marked. */
+  count (): number {
+    const bits = this.bits
+    if (bits === null) return this.one < 0 ? 0 : 1
+    let n = 0
+    for (let i = 0; i < bits.length; i++) {
+      let v = bits[i]
+      while (v !== 0) {
+        v &= v - 1
+        n++
+      }
+    }
+    return n
+  }
+
   toRanges (): BlockRanges {
     const bits = this.bits
     if (bits === null) return this.one < 0 ? [] : [[this.one, this.one + 1]]

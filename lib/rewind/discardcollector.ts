@@ -1,3 +1,4 @@
+import type { FileRef } from '../catalog/names'
 import { isPgRewindError } from '../errors'
 import { formatLsn, type Lsn } from '../format/lsn'
 import { ForkNumber, relationPath, type RelFileLocator } from '../format/relpath'
@@ -9,7 +10,7 @@ import { dbaseKind, decodeCheckpointRecord, isCheckpointRecord, RM_DBASE_ID, RM_
 import type { WalRecord } from '../wal/record'
 import { decodeSmgrCreate, decodeSmgrTruncate, isSmgrCreate, isSmgrTruncate } from '../wal/smgr'
 import { decodeXactAssignment, decodeXactEnd, decodeXactPrepare, xactOp } from '../wal/xact'
-import { BlockBitmap, rangesCount } from './blockranges'
+import { grown, RelFileIndex, SlotBlocks } from './relfiles'
 import { addRows, DiscardedTransactions, noRows, PreparedTransaction, RowCounts } from './discards'
 
 /**
@@ -48,14 +49,118 @@ export interface RawDiscards {
   records: number
   walBytes: number
   transactions: DiscardedTransactions
-  files: RawFile[]
+  files: RawFiles
   databases: RawDatabase[]
   notes: string[]
 }
 
+/**
+ * The files the report names, as RawFile one at a time: at 120,000 files (30,000
+ * tables a side) a RawFile each held at once cost some 25 MB for a moment.
+ */
+export interface RawFiles extends Iterable<RawFile> {
+  readonly length: number
+  at: (i: number) => RawFile
+  dbOid: (i: number) => number
+  /** the file's tablespace and number, to name it by */
+  ref: (i: number) => FileRef
+}
+
 /** `stamp`: the number of the last record that counted for it (a record counts once per file and database) */
-interface FileState extends RawFile { bits: BlockBitmap, db: DbState, stamp: number }
-interface DbState extends RawDatabase { stamp: number }
+interface DbState extends RawDatabase { stamp: number, slot: number }
+
+const CREATED = 1
+const DROPPED = 2
+/** where each bucket's three counts start in a file's row of `rows` */
+const BUCKET = { committed: 0, prepared: 3, aborted: 6 } as const
+const ROW_WIDTH = 9
+
+/** What the records after the fork did to each relation file, in columns by slot (lib/rewind/relfiles.ts). */
+class FileColumns {
+  readonly index = new RelFileIndex()
+  readonly blocks = new SlotBlocks()
+  flags = new Uint8Array(0)
+  truncations = new Uint32Array(0)
+  records = new Float64Array(0)
+  walBytes = new Float64Array(0)
+  /** the number of the last record that counted for the file (a record counts once per file) */
+  stamp = new Float64Array(0)
+  dbSlot = new Int32Array(0)
+  /** 1 + the file's row in `rows`; 0: no row changes (an index, a TOAST table, most catalogs) */
+  rowSlot = new Int32Array(0)
+  rows = new Float64Array(0)
+  rowCount = 0
+
+  slot (loc: RelFileLocator, dbSlot: (oid: number) => number): number {
+    const before = this.index.size
+    const s = this.index.slot(loc.spcOid, loc.dbOid, loc.relNumber)
+    if (this.index.size !== before) {
+      const n = this.index.size
+      this.flags = grown(this.flags, n)
+      this.truncations = grown(this.truncations, n)
+      this.records = grown(this.records, n)
+      this.walBytes = grown(this.walBytes, n)
+      this.stamp = grown(this.stamp, n)
+      this.dbSlot = grown(this.dbSlot, n)
+      this.rowSlot = grown(this.rowSlot, n)
+      this.dbSlot[s] = dbSlot(loc.dbOid)
+    }
+    return s
+  }
+
+  addRows (f: number, bucket: Bucket, c: RowCounts): void {
+    let r = this.rowSlot[f] - 1
+    if (r < 0) {
+      r = this.rowCount++
+      this.rows = grown(this.rows, this.rowCount * ROW_WIDTH)
+      this.rowSlot[f] = r + 1
+    }
+    const o = r * ROW_WIDTH + BUCKET[bucket]
+    this.rows[o] += c.inserted
+    this.rows[o + 1] += c.updated
+    this.rows[o + 2] += c.deleted
+  }
+
+  rowCounts (f: number, bucket: Bucket): RowCounts {
+    const r = this.rowSlot[f] - 1
+    if (r < 0) return noRows()
+    const o = r * ROW_WIDTH + BUCKET[bucket]
+    return { inserted: this.rows[o], updated: this.rows[o + 1], deleted: this.rows[o + 2] }
+  }
+}
+
+function rawFiles (c: FileColumns, vi: VersionInfo): RawFiles {
+  const ix = c.index
+  // a literal of one fixed shape: built with a spread, each was a dictionary of some
+  // 3 kB, allocated straight into the old generation (350 MB of garbage for 120,000)
+  const at = (i: number): RawFile => {
+    const spcOid = ix.spc[i]
+    const dbOid = ix.db[i]
+    const relNumber = ix.rel[i]
+    return {
+      spcOid,
+      dbOid,
+      relNumber,
+      path: relationPath({ spcOid, dbOid, relNumber }, vi, { fork: ForkNumber.MAIN }),
+      created: (c.flags[i] & CREATED) !== 0,
+      dropped: (c.flags[i] & DROPPED) !== 0,
+      truncations: c.truncations[i],
+      records: c.records[i],
+      walBytes: c.walBytes[i],
+      blocks: c.blocks.count(i),
+      committed: c.rowCounts(i, 'committed'),
+      prepared: c.rowCounts(i, 'prepared'),
+      aborted: c.rowCounts(i, 'aborted')
+    }
+  }
+  return {
+    length: ix.size,
+    at,
+    dbOid: i => ix.db[i],
+    ref: i => ({ spcOid: ix.spc[i], relNumber: ix.rel[i] }),
+    * [Symbol.iterator] () { for (let i = 0; i < ix.size; i++) yield at(i) }
+  }
+}
 
 type Bucket = 'committed' | 'prepared' | 'aborted'
 
@@ -64,7 +169,8 @@ interface OpenPrepared {
   xid: number
   preparedAt: bigint
   database: number
-  rows: Map<FileState, RowCounts>
+  /** by file slot */
+  rows: Map<number, RowCounts>
 }
 
 const MAX_NOTES = 50
@@ -83,17 +189,17 @@ export class DiscardCollector {
 
   private records = 0
   private walBytes = 0
-  /** by relation file number (then tablespace and database): numeric keys, no string per block */
-  private readonly files = new Map<number, FileState[]>()
-  private lastFile: FileState | null = null
+  private files = new FileColumns()
   private lastXid = 0
   /** the row counts the last heap record added to (one transaction inserting into one table: the common case) */
   private lastRowsXid = 0
-  private lastRowsFile: FileState | null = null
+  private lastRowsFile = -1
   private lastRows: RowCounts | null = null
   private readonly dbs = new Map<number, DbState>()
-  /** row changes of transactions not yet ended, by xid */
-  private readonly pending = new Map<number, Map<FileState, RowCounts>>()
+  /** by slot, for the file columns */
+  private readonly dbList: DbState[] = []
+  /** row changes of transactions not yet ended, by xid, then file slot */
+  private readonly pending = new Map<number, Map<number, RowCounts>>()
   /** xids that wrote after the fork and have not ended */
   private readonly open = new Set<number>()
   /** subtransaction → parent, where the WAL says (assignment records, top-level xid blocks) */
@@ -114,42 +220,16 @@ export class DiscardCollector {
     this.notes.push(msg)
   }
 
-  private file (loc: RelFileLocator): FileState {
-    const last = this.lastFile
-    if (last !== null && last.relNumber === loc.relNumber && last.spcOid === loc.spcOid && last.dbOid === loc.dbOid) return last
-    let list = this.files.get(loc.relNumber)
-    if (list === undefined) this.files.set(loc.relNumber, list = [])
-    let f = list.find(x => x.spcOid === loc.spcOid && x.dbOid === loc.dbOid)
-    if (f === undefined) {
-      f = {
-        db: this.db(loc.dbOid),
-        spcOid: loc.spcOid,
-        dbOid: loc.dbOid,
-        relNumber: loc.relNumber,
-        path: relationPath(loc, this.vi, { fork: ForkNumber.MAIN }),
-        created: false,
-        dropped: false,
-        truncations: 0,
-        records: 0,
-        walBytes: 0,
-        blocks: 0,
-        committed: noRows(),
-        prepared: noRows(),
-        aborted: noRows(),
-        bits: new BlockBitmap(),
-        stamp: 0
-      }
-      list.push(f)
-    }
-    this.lastFile = f
-    return f
+  private file (loc: RelFileLocator): number {
+    return this.files.slot(loc, oid => this.db(oid).slot)
   }
 
   private db (oid: number): DbState {
     let d = this.dbs.get(oid)
     if (d === undefined) {
-      d = { oid, created: false, dropped: false, records: 0, walBytes: 0, stamp: 0 }
+      d = { oid, created: false, dropped: false, records: 0, walBytes: 0, stamp: 0, slot: this.dbList.length }
       this.dbs.set(oid, d)
+      this.dbList.push(d)
     }
     return d
   }
@@ -161,10 +241,10 @@ export class DiscardCollector {
   }
 
   private settle (xid: number, bucket: Bucket): void {
-    if (this.lastRowsXid === xid) this.lastRows = this.lastRowsFile = null
+    if (this.lastRowsXid === xid) this.clearLastRows()
     const rows = this.pending.get(xid)
     if (rows !== undefined) {
-      for (const [f, rc] of rows) addRows(f[bucket], rc)
+      for (const [f, rc] of rows) this.files.addRows(f, bucket, rc)
       this.pending.delete(xid)
     }
     this.open.delete(xid)
@@ -190,33 +270,32 @@ export class DiscardCollector {
     }
     this.lastXid = rec.xid
     const blocks = rec.blocks
-    let first: FileState | null = null
-    let prev: FileState | null = null
+    const fc = this.files
+    let first = -1
     const stamp = this.records
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i]
-      const f: FileState = prev !== null && prev.spcOid === b.spcOid && prev.dbOid === b.dbOid && prev.relNumber === b.relNumber ? prev : this.file(b)
+      const f = this.file(b)
       if (i === 0) first = f
-      if (f.stamp !== stamp) {
-        f.stamp = stamp
-        f.records++
-        f.walBytes += rec.totLen
-        const d = f.db
+      if (fc.stamp[f] !== stamp) {
+        fc.stamp[f] = stamp
+        fc.records[f]++
+        fc.walBytes[f] += rec.totLen
+        const d = this.dbList[fc.dbSlot[f]]
         if (d.stamp !== stamp) {
           d.stamp = stamp
           d.records++
           d.walBytes += rec.totLen
         }
       }
-      if (b.forkNumber === ForkNumber.MAIN) f.bits.mark(b.blockNumber)
-      prev = f
+      if (b.forkNumber === ForkNumber.MAIN) fc.blocks.mark(f, b.blockNumber)
     }
     try {
       switch (rec.rmid) {
         case RM_HEAP_ID:
         case RM_HEAP2_ID: {
           const rc = heapRowChange(rec)
-          if (rc === null || first === null) break
+          if (rc === null || first < 0) break
           if (rec.xid === 0) {
             this.note('heap-no-xid', `a row change without a transaction at ${formatLsn(rec.lsn)} is not counted`)
             break
@@ -243,10 +322,10 @@ export class DiscardCollector {
           if (isSmgrCreate(rec)) {
             const c = decodeSmgrCreate(rec)
             // permanent relations log their main fork's creation, unlogged ones their init fork's
-            if (c.forkNumber === ForkNumber.MAIN || c.forkNumber === ForkNumber.INIT) this.file(c.rel).created = true
+            if (c.forkNumber === ForkNumber.MAIN || c.forkNumber === ForkNumber.INIT) this.files.flags[this.file(c.rel)] |= CREATED
           } else if (isSmgrTruncate(rec)) {
             const t = decodeSmgrTruncate(rec)
-            if ((t.flags & SMGR_TRUNCATE_HEAP) !== 0) this.file(t.rel).truncations++
+            if ((t.flags & SMGR_TRUNCATE_HEAP) !== 0) this.files.truncations[this.file(t.rel)]++
           }
           break
         case RM_DBASE_ID: {
@@ -281,21 +360,21 @@ export class DiscardCollector {
       if (end.prepared) {
         const p = this.prepared.get(end.xid)
         if (p !== undefined) {
-          for (const [f, rc] of p.rows) addRows(f[bucket], rc)
+          for (const [f, rc] of p.rows) this.files.addRows(f, bucket, rc)
           this.prepared.delete(end.xid)
         }
       }
-      for (const r of end.rels) this.file(r).dropped = true
+      for (const r of end.rels) this.files.flags[this.file(r)] |= DROPPED
     } else if (op === 'PREPARE') {
       const p = decodeXactPrepare(rec, this.vi)
-      const rows = new Map<FileState, RowCounts>()
+      const rows = new Map<number, RowCounts>()
       for (const x of [p.xid, ...p.subxacts]) {
         for (const [f, rc] of this.pending.get(x) ?? []) {
           let c = rows.get(f)
           if (c === undefined) rows.set(f, c = noRows())
           addRows(c, rc)
         }
-        if (this.lastRowsXid === x) this.lastRows = this.lastRowsFile = null
+        if (this.lastRowsXid === x) this.clearLastRows()
         this.pending.delete(x)
         this.open.delete(x)
         this.parent.delete(x)
@@ -307,10 +386,15 @@ export class DiscardCollector {
     }
   }
 
+  private clearLastRows (): void {
+    this.lastRows = null
+    this.lastRowsFile = -1
+  }
+
   finish (): RawDiscards {
     const preparedTransactions: PreparedTransaction[] = []
     for (const p of this.prepared.values()) {
-      for (const [f, rc] of p.rows) addRows(f.prepared, rc)
+      for (const [f, rc] of p.rows) this.files.addRows(f, 'prepared', rc)
       if (this.beganBeforeFork(p.xid)) this.tx.beganBeforeFork++
       preparedTransactions.push({ gid: p.gid, xid: p.xid, preparedAt: timestampTzToIso(p.preparedAt), database: p.database })
     }
@@ -323,19 +407,17 @@ export class DiscardCollector {
     }
     for (const x of [...this.open]) this.settle(x, 'aborted')
     for (const r of roots) if (this.beganBeforeFork(r)) this.tx.beganBeforeFork++
-    const files: RawFile[] = []
-    for (const f of [...this.files.values()].flat()) {
-      const { bits, db: _db, stamp: _stamp, ...raw } = f
-      raw.blocks = rangesCount(bits.toRanges())
-      // a database created after the fork has only new files; one dropped takes its files with it
-      if (this.dbs.get(f.dbOid)?.created === true) raw.created = true
-      if (this.dbs.get(f.dbOid)?.dropped === true) raw.dropped = true
-      files.push(raw)
+    // a database created after the fork has only new files; one dropped takes its files with it
+    const fc = this.files
+    for (let f = 0; f < fc.index.size; f++) {
+      const d = this.dbList[fc.dbSlot[f]]
+      if (d.created) fc.flags[f] |= CREATED
+      if (d.dropped) fc.flags[f] |= DROPPED
     }
-    // the per-file state (a bitmap each) is not needed any more: free it before the
-    // report is named and built (120,000 files with 30,000 tables a side)
-    this.files.clear()
-    this.lastFile = this.lastRowsFile = this.lastRows = null
+    const files = rawFiles(fc, this.vi)
+    // the columns now belong to the report; a collector that went on would start anew
+    this.files = new FileColumns()
+    this.clearLastRows()
     return {
       from: formatLsn(this.from),
       to: formatLsn(this.to),
@@ -352,7 +434,7 @@ export class DiscardCollector {
         preparedTransactions: preparedTransactions.sort((a, b) => a.xid - b.xid)
       },
       files,
-      databases: [...this.dbs.values()].map(({ stamp: _stamp, ...d }) => d).sort((a, b) => a.oid - b.oid),
+      databases: [...this.dbs.values()].map(({ stamp: _stamp, slot: _slot, ...d }) => d).sort((a, b) => a.oid - b.oid),
       notes: this.notes
     }
   }

@@ -1,9 +1,9 @@
-import { isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
+import { fileRefKey, isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
 import { parseRelationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import type { RawDiscards, RawFile } from './discardcollector'
 import {
-  DiscardedDatabase, DiscardedRelation, DiscardReport, NO_ROWS, noRows, relationFlags, sortRelations, sumRows, summarizeDatabases
+  contribute, DiscardedDatabase, DiscardedRelation, DiscardReport, ListedRelations, MAX_LISTED_RELATIONS, NO_ROWS, noRows, relationFlags, sortRelations, sumRows
 } from './discards'
 
 /**
@@ -65,8 +65,13 @@ function fileAsRelation (f: RawFile): Pick<DiscardedRelation, 'truncations' | 'c
   }
 }
 
-/** The report, named as far as `lookup` (the target's catalog files) can. */
-export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup): Promise<DiscardReport> {
+/**
+ * The report, named as far as `lookup` (the target's catalog files) can, listing at
+ * most `maxRelations` relations (MAX_LISTED_RELATIONS). One database at a time: its
+ * files named, grouped into relations, each added to the database's sums and offered
+ * to the bounded list — the relations of a big divergence are never all held at once.
+ */
+export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, maxRelations = MAX_LISTED_RELATIONS): Promise<DiscardReport> {
   const dbNames = await lookup.databases(raw.databases.map(d => d.oid).filter(o => o !== 0))
   const databases: DiscardedDatabase[] = raw.databases.map(d => {
     const n = dbNames.get(d.oid)
@@ -87,49 +92,55 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup):
       relationsCreated: 0,
       relationsDropped: 0,
       rewrites: 0,
-      truncations: 0
+      truncations: 0,
+      relationsOmitted: 0
     }
   })
-  const relations: DiscardedRelation[] = []
-  const byDb = new Map<number, RawFile[]>()
-  for (const f of raw.files) {
-    const list = byDb.get(f.dbOid)
-    if (list === undefined) byDb.set(f.dbOid, [f])
-    else list.push(f)
+  const files = raw.files
+  const byDb = new Map<number, number[]>()
+  for (let i = 0; i < files.length; i++) {
+    const list = byDb.get(files.dbOid(i))
+    if (list === undefined) byDb.set(files.dbOid(i), [i])
+    else list.push(i)
   }
-  for (const [dbOid, files] of byDb) {
-    const dbName = databases.find(d => d.oid === dbOid)?.name ?? null
-    const names = await lookup.relations(dbOid, dbName, files)
-    const byOid = new Map<number, DiscardedRelation>()
-    for (const f of files) {
-      const n = names.get(`${f.spcOid}/${f.relNumber}`) ?? { reason: 'not looked up' }
-      let rel: DiscardedRelation | undefined
-      if (!isUnresolved(n)) {
-        rel = byOid.get(n.oid)
-        if (rel === undefined) {
-          rel = newRelation(dbOid, n, lookup.side)
-          byOid.set(n.oid, rel)
-          relations.push(rel)
-        }
-      } else {
-        rel = newRelation(dbOid, n, lookup.side)
-        relations.push(rel)
+  const listed = new ListedRelations(maxRelations)
+  for (const [dbOid, slots] of byDb) {
+    const db = databases.find(d => d.oid === dbOid)!
+    const names = await lookup.relations(dbOid, db.name, slots.map(files.ref))
+    // a relation's files: one, unless it was rewritten (by pg_class OID; unnamed files stand alone)
+    const byOid = new Map<number, number[]>()
+    const alone: number[] = []
+    for (const i of slots) {
+      const n = names.get(fileRefKey(files.ref(i)))
+      if (n === undefined || isUnresolved(n)) alone.push(i)
+      else {
+        const same = byOid.get(n.oid)
+        if (same === undefined) byOid.set(n.oid, [i])
+        else same.push(i)
       }
-      absorb(rel, fileAsRelation(f))
     }
+    const add = (group: number[]): void => {
+      const raws = group.map(i => files.at(i))
+      const rel = newRelation(dbOid, names.get(fileRefKey(raws[0])) ?? { reason: 'not looked up' }, lookup.side)
+      for (const f of raws) absorb(rel, fileAsRelation(f))
+      contribute(db, rel)
+      listed.offer(rel)
+    }
+    for (const group of byOid.values()) add(group)
+    for (const i of alone) add([i])
   }
-  const report: DiscardReport = {
+  const relations = listed.finish()
+  for (const d of databases) d.relationsOmitted = listed.omitted.get(d.oid) ?? 0
+  return {
     from: raw.from,
     to: raw.to,
     records: raw.records,
     walBytes: raw.walBytes,
     transactions: raw.transactions,
     databases,
-    relations: sortRelations(relations),
+    relations,
     notes: raw.notes
   }
-  summarizeDatabases(report)
-  return report
 }
 
 const hasUnresolved = (r: DiscardReport): boolean =>
@@ -178,7 +189,14 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
       }
       const same = out.relations.find(r => r !== rel && !gone.has(r) && r.database === dbOid && r.oid === n.oid)
       if (same !== undefined) {
+        // two relations become one: its created, dropped and rewrites follow from all its files
+        const db = out.databases.find(d => d.oid === dbOid)
+        if (db !== undefined) {
+          contribute(db, same, -1)
+          contribute(db, rel, -1)
+        }
         absorb(same, rel)
+        if (db !== undefined) contribute(db, same)
         gone.add(rel)
       } else {
         const named = newRelation(dbOid, n, lookup.side)
@@ -187,6 +205,5 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
     }
   }
   out.relations = sortRelations(out.relations.filter(r => !gone.has(r)))
-  summarizeDatabases(out)
   return out
 }

@@ -72,7 +72,9 @@ export function discardSummaryLines (r: DiscardReport): string[] {
     const sorted = [...rels].sort((a, b) => total(b.committed) - total(a.committed) || Number(b.created || b.dropped) - Number(a.created || a.dropped))
     const shownRels = sorted.slice(0, MAX_RELATIONS).map(relationText)
     if (sorted.length > MAX_RELATIONS) shownRels.push(`${sorted.length - MAX_RELATIONS} more`)
-    lines.push(`${dbName(r.databases.find(d => d.oid === oid), oid)}: ${shownRels.join('; ')}`)
+    const db = r.databases.find(d => d.oid === oid)
+    if ((db?.relationsOmitted ?? 0) > 0) shownRels.push(`${plural(db?.relationsOmitted ?? 0, 'relation')} with fewer changes not listed`)
+    lines.push(`${dbName(db, oid)}: ${shownRels.join('; ')}`)
   }
   if (dbs.length > MAX_DATABASES) lines.push(`… and ${plural(dbs.length - MAX_DATABASES, 'more database')}`)
   if (r.notes.length > 0) lines.push(`${plural(r.notes.length, 'note')} on what could not be counted (see the JSON form)`)

@@ -1,13 +1,14 @@
 import { isPgRewindError, PgRewindError } from '../errors'
 import { formatLsn, type Lsn } from '../format/lsn'
-import { ForkNumber, relationPath, type RelFileLocator } from '../format/relpath'
+import { ForkNumber, type RelFileLocator } from '../format/relpath'
 import { XLOG_BLCKSZ, type VersionInfo } from '../format/versions'
 import { heapRowChange, XLOG_HEAP_DELETE, XLOG_HEAP_HOT_UPDATE, XLOG_HEAP_OPMASK, XLOG_HEAP_UPDATE } from '../wal/heap'
 import { decodeCheckpointRecord, isCheckpointRecord, RM_HEAP_ID, RM_STANDBY_ID } from '../wal/payloads'
 import type { WalReader } from '../wal/reader'
 import type { WalRecord } from '../wal/record'
 import { decodeXactEnd, xactOp } from '../wal/xact'
-import { BlockBitmap, BlockRanges, rangesCount } from './blockranges'
+import { BlockRanges } from './blockranges'
+import { blocksByPath, RelFileIndex, SlotBlocks } from './relfiles'
 
 /**
  * The hint rule: which blocks a target whose hint bits were not WAL-logged (no data
@@ -71,7 +72,8 @@ export function oldestXid (xids: Iterable<number>): number | null {
 
 /** Main-fork blocks per relation segment file, collected from records. */
 export class RelationBlocks {
-  private readonly maps = new Map<string, { loc: RelFileLocator, seg: number, bits: BlockBitmap }>()
+  private readonly files = new RelFileIndex()
+  private readonly changed = new SlotBlocks()
 
   constructor (private readonly relsegSize: number) {}
 
@@ -79,22 +81,12 @@ export class RelationBlocks {
     for (const b of rec.blocks) {
       if (b.forkNumber !== ForkNumber.MAIN) continue
       const seg = Math.floor(b.blockNumber / this.relsegSize)
-      const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
-      let m = this.maps.get(key)
-      if (m === undefined) this.maps.set(key, m = { loc: { spcOid: b.spcOid, dbOid: b.dbOid, relNumber: b.relNumber }, seg, bits: new BlockBitmap() })
-      m.bits.mark(b.blockNumber % this.relsegSize)
+      this.changed.mark(this.files.slot(b.spcOid, b.dbOid, b.relNumber, seg), b.blockNumber % this.relsegSize)
     }
   }
 
   toRecord (vi: VersionInfo): { blocks: Record<string, BlockRanges>, count: number } {
-    const blocks: Record<string, BlockRanges> = {}
-    let count = 0
-    for (const m of this.maps.values()) {
-      const r = m.bits.toRanges()
-      blocks[relationPath(m.loc, vi, { segNo: m.seg })] = r
-      count += rangesCount(r)
-    }
-    return { blocks, count }
+    return blocksByPath(this.files, this.changed, vi)
   }
 }
 

@@ -2,7 +2,7 @@ import { formatLsn, parseLsn } from '../format/lsn'
 import { relationPath } from '../format/relpath'
 import { isParameterChange, specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
 import { WalRecord } from '../wal/record'
-import { BlockBitmap, BlockRanges, rangesCount } from '../rewind/blockranges'
+import { blocksByPath, RelFileIndex, SlotBlocks } from '../rewind/relfiles'
 import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/clusterinfo'
 import { localReader } from '../datadir/files'
 import { HintScan, Ports, Scan, ScanWalInput } from './types'
@@ -17,6 +17,9 @@ import { indexesOfHeaps } from '../catalog/indexes'
 import { HintCollector, hintRuleWhy, oldestXid as oldestOf, RelationBlocks, searchBack } from '../rewind/hintrule'
 import { ForkNumber } from '../format/relpath'
 import { settleHeap } from '../heap'
+
+/** Relation files named after the fork from which the heap's growth is bounded before naming them (lib/heap.ts). */
+const MANY_FILES = 10000
 
 /**
  * Step 2: read the target's WAL from the last common checkpoint to its end and
@@ -41,10 +44,8 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   const vi = target.version
   const relsegSize = target.control.relsegSize
 
-  // key "spc/db/rel/seg" → bitmap; paths are built once per segment file at the end
-  type SegMap = { spc: number, db: number, rel: number, seg: number, bits: BlockBitmap }
-  const maps = new Map<string, SegMap>()
-  let last: SegMap | null = null
+  const files = new RelFileIndex()
+  const changed = new SlotBlocks()
   let records = 0
   let lastReport = 0
   const fork = parseLsn(d.divergeLsn)
@@ -68,18 +69,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
       for (const b of rec.blocks) {
         if (b.forkNumber !== 0) continue // other forks are copied whole
         const seg = Math.floor(b.blockNumber / relsegSize)
-        // consecutive records mostly change the same relation: no key string for those
-        let m = last
-        if (m === null || m.rel !== b.relNumber || m.seg !== seg || m.db !== b.dbOid || m.spc !== b.spcOid) {
-          const key = `${b.spcOid}/${b.dbOid}/${b.relNumber}/${seg}`
-          m = maps.get(key) ?? null
-          if (m === null) {
-            m = { spc: b.spcOid, db: b.dbOid, rel: b.relNumber, seg, bits: new BlockBitmap() }
-            maps.set(key, m)
-          }
-          last = m
-        }
-        m.bits.mark(b.blockNumber % relsegSize)
+        changed.mark(files.slot(b.spcOid, b.dbOid, b.relNumber, seg), b.blockNumber % relsegSize)
       }
       if ((records & 0x3FFF) === 0) {
         ports.checkCancelled?.()
@@ -97,21 +87,12 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   }
   ports.progress?.({ phase: 'scanWal', done: total, total })
 
-  const changedBlocks: Record<string, BlockRanges> = {}
-  let blocks = 0
-  for (const m of maps.values()) {
-    const path = relationPath({ spcOid: m.spc, dbOid: m.db, relNumber: m.rel }, vi, { segNo: m.seg })
-    const r = m.bits.toRanges()
-    changedBlocks[path] = r
-    blocks += rangesCount(r)
-  }
-  // the bitmaps are ranges now: let them go before the report is built
-  maps.clear()
-  last = null
-  // building the report is the biggest spike of a plan of many files (lib/heap.ts)
-  settleHeap()
+  const { blocks: changedBlocks, count: blocks } = blocksByPath(files, changed, vi)
+  const raw = discards.finish()
+  // naming many files reads whole catalogs: the biggest spike of a plan of many files (lib/heap.ts)
+  settleHeap(raw.files.length >= MANY_FILES)
   ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
-  const report = await buildDiscardReport(discards.finish(), new FileNameLookup(pgdata, 'target', vi))
+  const report = await buildDiscardReport(raw, new FileNameLookup(pgdata, 'target', vi))
   return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }
 }
 

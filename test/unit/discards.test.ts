@@ -3,7 +3,7 @@ import { versionInfo } from '../../lib/format/versions'
 import { decodeRecord } from '../../lib/wal/record'
 import { DiscardCollector } from '../../lib/rewind/discardcollector'
 import { buildDiscardReport, completeDiscardNames } from '../../lib/rewind/discardreport'
-import { emptyDiscardReport } from '../../lib/rewind/discards'
+import { emptyDiscardReport, MAX_LISTED_RELATIONS } from '../../lib/rewind/discards'
 import { discardSummaryLines } from '../../lib/rewind/discardsummary'
 import type { FileRef, NameLookup, Named, RelationName } from '../../lib/catalog/names'
 import { encodeRecord, SynthRecord } from '../helpers/synthwal'
@@ -96,6 +96,7 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
   ])
   t.equal(end > FORK, true)
   const raw = c.finish()
+  const rawFiles = [...raw.files]
   t.same(raw.transactions, {
     committed: 5,
     aborted: 2,
@@ -108,7 +109,7 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
   })
   t.equal(raw.records, 28)
   t.match(raw.notes, [/invalid COMMIT record at 0\/[0-9A-F]+: main data is 3 bytes.*not counted in the report/])
-  const f = (rel: number, db = 5) => raw.files.find(x => x.relNumber === rel && x.dbOid === db)
+  const f = (rel: number, db = 5) => rawFiles.find(x => x.relNumber === rel && x.dbOid === db)
   t.same(f(16384), {
     spcOid: 1663,
     dbOid: 5,
@@ -160,7 +161,8 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
     relationsCreated: 1,
     relationsDropped: 2,
     rewrites: 0,
-    truncations: 1
+    truncations: 1,
+    relationsOmitted: 0
   })
 
   // the source names the old file of tbl (a rewrite) and the file removed at abort; the dropped database
@@ -181,4 +183,30 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
     '1 note on what could not be counted (see the JSON form)'
   ])
   t.same(discardSummaryLines(emptyDiscardReport('0/1', '0/1')), ['discards nothing: the target wrote no WAL after the divergence point'])
+})
+
+t.test('a report of many relations lists those with the most rows lost; the databases\' sums count them all', async t => {
+  const c = new DiscardCollector(vi, FORK, 0x4000000n)
+  feed(c, FORK - 0x100n, [{ rmid: 0, info: 0x10, main: checkpoint(100) }])
+  // 300 tables, table k gets k rows (one INSERT each) in its own committed transaction
+  const recs: SynthRecord[] = []
+  for (let k = 1; k <= 300; k++) {
+    for (let i = 0; i < k; i++) recs.push(insert(1000 + k, 20000 + k))
+    recs.push(commit(1000 + k, BigInt(k)))
+  }
+  feed(c, FORK, recs)
+  const raw = c.finish()
+  t.equal(raw.files.length, 300)
+  const rels: Record<string, RelationName> = {}
+  for (let k = 1; k <= 300; k++) rels[`5/${20000 + k}`] = table(30000 + k, `t${k}`)
+  const lookup = new FakeLookup('target', { 5: 'postgres' }, rels)
+  const full = await buildDiscardReport(raw, lookup)
+  t.equal(full.relations.length, 300, `under the bound of ${MAX_LISTED_RELATIONS}: every relation`)
+  t.equal(full.databases[0].relationsOmitted, 0)
+
+  const bounded = await buildDiscardReport(raw, lookup, 5)
+  t.same(bounded.relations.map(r => r.name), ['t296', 't297', 't298', 't299', 't300'], 'the five with the most rows, in the report\'s order')
+  t.same(bounded.databases, full.databases.map(d => ({ ...d, relationsOmitted: 295 })), 'the same sums, and how many were left out')
+  t.equal(bounded.databases[0].committed.inserted, 300 * 301 / 2)
+  t.match(discardSummaryLines(bounded)[1], /^postgres: public\.t300: 300 rows inserted; .*; 1 more; 295 relations with fewer changes not listed$/)
 })

@@ -6,6 +6,12 @@ t.test('marked blocks come back as sorted half-open ranges', async t => {
   t.same(b.toRanges(), [], 'nothing marked')
   for (const n of [7, 3, 4, 5, 0, 200, 201, 5]) b.mark(n)
   t.same(b.toRanges(), [[0, 1], [3, 6], [7, 8], [200, 202]])
+  t.equal(b.count(), 7, 'each block counted once')
+  const one = new BlockBitmap()
+  t.equal(one.count(), 0)
+  one.mark(9)
+  one.mark(9)
+  t.equal(one.count(), 1)
 })
 
 t.test('the bitmap grows to any block number', async t => {
