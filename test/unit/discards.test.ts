@@ -173,6 +173,8 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
   const tbl = done.relations.find(r => r.name === 'tbl')
   t.same([tbl?.files.map(x => x.path), tbl?.created, tbl?.dropped, tbl?.rewrites, tbl?.nameSource], [['base/5/16384', 'base/5/16390'], false, false, 0, 'target'], 'merged into the relation the target named')
   t.same(done.relations.map(r => r.name), ['newtbl', 'rolled_back', 'tbl', 'pg_statistic'])
+  t.same(done.databases.find(d => d.oid === 5), { ...report.databases.find(d => d.oid === 5), relationsDropped: 1 },
+    'the old file of tbl merged into it: tbl is not dropped, so its database has one dropped relation, not two; its other sums unchanged')
   t.same(done.databases.find(d => d.oid === 16600), { ...report.databases.find(d => d.oid === 16600), name: 'gone', nameSource: 'source', unresolved: null })
   t.same(await completeDiscardNames(done, source, vi), done, 'nothing left to name')
 

@@ -190,7 +190,8 @@ plan:
       description: >-
         What the rewind throws away of the old primary's history after the divergence point (the JSON of
         schemas/defs.json discardReport) - C(transactions) (C(committed), C(aborted), C(prepared), C(firstCommit),
-        C(lastCommit), ...), C(databases), C(relations) with rows inserted, updated and deleted.
+        C(lastCommit), ...), C(databases), C(relations) with rows inserted, updated and deleted (at most
+        1,000 relations; each database's C(relationsOmitted) counts the rest).
         Assert on it before applying, e.g. C(planned.plan.discards.transactions.committed == 0).
       type: dict
     target:
