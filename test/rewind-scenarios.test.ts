@@ -1,7 +1,7 @@
-import t from 'tap'
+import t, { Test } from 'tap'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
-import { chownToRunner, Cluster, destroyPair, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, setupPair, snapshotTree, testMajors, treeDiff, withPair } from './harness'
+import { chownToRunner, Cluster, destroyPair, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, setupPair, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 
 const majors = testMajors()
 
@@ -93,10 +93,19 @@ for (const major of majors) {
   })
 
   /** A pair whose new primary archives its WAL and then runs far enough ahead to recycle the common history. */
-  async function pairWithRecycledSourceWal (): Promise<{ pair: Awaited<ReturnType<typeof setupPair>>, archive: string }> {
+  async function pairWithRecycledSourceWal (t: Test): Promise<{ pair: Awaited<ReturnType<typeof setupPair>>, archive: string }> {
+    // the clusters do not own a root given to them: it goes, archives and all, with the test
     const root = makeTempRoot()
+    let pair: Awaited<ReturnType<typeof setupPair>> | undefined
+    t.teardown(async () => {
+      try {
+        if (pair !== undefined) await destroyPair(pair)
+      } finally {
+        removeTree(root)
+      }
+    })
     const archive = makeDir(join(root, 'archive'))
-    const pair = await setupPair({
+    pair = await setupPair({
       major,
       root,
       conf: { wal_keep_size: 0, max_wal_size: '32MB', min_wal_size: '32MB', archive_mode: true, archive_command: `test ! -f ${archive}/%f && cp %p ${archive}/%f` }
@@ -115,8 +124,7 @@ for (const major of majors) {
   }
 
   t.test(`PostgreSQL ${major}: WAL needed for recovery that the source no longer has is kept`, async t => {
-    const { pair, archive } = await pairWithRecycledSourceWal()
-    t.teardown(async () => { await destroyPair(pair) })
+    const { pair, archive } = await pairWithRecycledSourceWal(t)
     const r = await pgrewind(['-D', pair.target.dataDir, '--source-pgdata', pair.source.dataDir, '--json'])
     t.equal(r.code, 0, r.stderr.slice(-800))
     const keep: string[] = JSON.parse(r.stdout).divergence.keepWal
@@ -129,8 +137,7 @@ for (const major of majors) {
   })
 
   t.test(`PostgreSQL ${major}: -c restores the target's WAL from its archive`, async t => {
-    const { pair, archive } = await pairWithRecycledSourceWal()
-    t.teardown(async () => { await destroyPair(pair) })
+    const { pair, archive } = await pairWithRecycledSourceWal(t)
     // The target's own WAL was moved to its archive.
     const targetArchive = makeDir(join(pair.root, 'target-archive'))
     const walDir = join(pair.target.dataDir, 'pg_wal')
