@@ -147,20 +147,9 @@ export function buildFileMap (input: FileMapInput): PlanEntry[] {
     }
   }
   const entries: PlanEntry[] = []
-  for (const path of new Set([...src.keys(), ...tgt.keys()])) {
-    const s = src.get(path)
-    const t = tgt.get(path)
-    const entry = decide(path, s, t, input)
-    const changed = input.changedBlocks.get(path)
-    if (changed !== undefined && t !== undefined && s !== undefined) {
-      if (t.type !== 'file') throw new PgRewindError('FILE_TYPE_MISMATCH', `unexpected page modification for non-regular file "${path}"`, { data: { path } })
-      // Blocks past the end of either copy are handled by COPY_TAIL/TRUNCATE.
-      const limit = Math.floor(Math.min(s.size, t.size) / BLCKSZ)
-      const kept = clipRanges(changed, limit)
-      if (rangesCount(kept) > 0) entry.blocks = kept
-    }
-    entries.push(entry)
-  }
+  // every path once: the source's, then the target's the source lacks (no array of both sides' paths)
+  for (const [path, s] of src) entries.push(decideOne(path, s, tgt.get(path), input))
+  for (const [path, t] of tgt) if (!src.has(path)) entries.push(decideOne(path, undefined, t, input))
   entries.sort((a, b) => {
     const d = ACTION_ORDER[a.action] - ACTION_ORDER[b.action]
     if (d !== 0) return d
@@ -168,6 +157,20 @@ export function buildFileMap (input: FileMapInput): PlanEntry[] {
     return a.action === 'remove' ? -c : c
   })
   return entries
+}
+
+/** One path's entry: its action, and the changed blocks the WAL names within both copies. */
+function decideOne (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
+  const entry = decide(path, s, t, input)
+  const changed = input.changedBlocks.get(path)
+  if (changed !== undefined && t !== undefined && s !== undefined) {
+    if (t.type !== 'file') throw new PgRewindError('FILE_TYPE_MISMATCH', `unexpected page modification for non-regular file "${path}"`, { data: { path } })
+    // Blocks past the end of either copy are handled by COPY_TAIL/TRUNCATE.
+    const limit = Math.floor(Math.min(s.size, t.size) / BLCKSZ)
+    const kept = clipRanges(changed, limit)
+    if (rangesCount(kept) > 0) entry.blocks = kept
+  }
+  return entry
 }
 
 /**
