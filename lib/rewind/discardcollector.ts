@@ -58,7 +58,7 @@ export interface RawDiscards {
  * The files the report names, as RawFile one at a time: at 120,000 files (30,000
  * tables a side) a RawFile each held at once cost some 25 MB for a moment.
  */
-export interface RawFiles extends Iterable<RawFile> {
+export interface RawFiles {
   readonly length: number
   at: (i: number) => RawFile
   dbOid: (i: number) => number
@@ -91,10 +91,14 @@ class FileColumns {
   rows = new Float64Array(0)
   rowCount = 0
 
-  slot (loc: RelFileLocator, dbSlot: (oid: number) => number): number {
+  /** the last slot() added its file: the caller sets its dbSlot */
+  added = false
+
+  slot (loc: RelFileLocator): number {
     const before = this.index.size
     const s = this.index.slot(loc.spcOid, loc.dbOid, loc.relNumber)
-    if (this.index.size !== before) {
+    this.added = this.index.size !== before
+    if (this.added) {
       const n = this.index.size
       this.flags = grown(this.flags, n)
       this.truncations = grown(this.truncations, n)
@@ -103,7 +107,6 @@ class FileColumns {
       this.stamp = grown(this.stamp, n)
       this.dbSlot = grown(this.dbSlot, n)
       this.rowSlot = grown(this.rowSlot, n)
-      this.dbSlot[s] = dbSlot(loc.dbOid)
     }
     return s
   }
@@ -157,8 +160,7 @@ function rawFiles (c: FileColumns, vi: VersionInfo): RawFiles {
     length: ix.size,
     at,
     dbOid: i => ix.db[i],
-    ref: i => ({ spcOid: ix.spc[i], relNumber: ix.rel[i] }),
-    * [Symbol.iterator] () { for (let i = 0; i < ix.size; i++) yield at(i) }
+    ref: i => ({ spcOid: ix.spc[i], relNumber: ix.rel[i] })
   }
 }
 
@@ -221,7 +223,9 @@ export class DiscardCollector {
   }
 
   private file (loc: RelFileLocator): number {
-    return this.files.slot(loc, oid => this.db(oid).slot)
+    const s = this.files.slot(loc)
+    if (this.files.added) this.files.dbSlot[s] = this.db(loc.dbOid).slot
+    return s
   }
 
   private db (oid: number): DbState {

@@ -96,7 +96,7 @@ t.test('what the WAL after the fork says, transaction by transaction', async t =
   ])
   t.equal(end > FORK, true)
   const raw = c.finish()
-  const rawFiles = [...raw.files]
+  const rawFiles = Array.from({ length: raw.files.length }, (_, i) => raw.files.at(i))
   t.same(raw.transactions, {
     committed: 5,
     aborted: 2,
