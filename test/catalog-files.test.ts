@@ -2,6 +2,7 @@ import t from 'tap'
 import { Client } from 'pg'
 import { join } from 'node:path'
 import { versionInfo } from '../lib/format/versions'
+import type { ClassTable } from '../lib/catalog/classtable'
 import { ClassRow, FileCatalog } from '../lib/catalog/filecatalog'
 import { FileNameLookup } from '../lib/catalog/names'
 import { Cluster, makeDir, testMajors } from './harness'
@@ -20,6 +21,8 @@ const TRUTH_SQL = `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS 
     coalesce(pg_relation_filenode(c.oid), 0)::int8 AS filenode,
     (CASE WHEN c.reltablespace = 0 THEN (SELECT dattablespace FROM pg_database WHERE datname = current_database()) ELSE c.reltablespace END)::int8 AS tablespace
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid`
+
+const classRows = (table: ClassTable): ClassRow[] => Array.from({ length: table.length }, (_, i) => table.row(i))
 
 const key = (r: Truth): string => `${r.oid} ${r.schema}.${r.name} ${r.kind} ${r.filenode} ${r.tablespace}`
 
@@ -66,7 +69,13 @@ for (const major of testMajors()) {
     for (const d of dbs.filter(x => x.datname !== 'template0')) {
       const db = rows.find(r => r.oid === Number(d.oid) && r.state === 'live')
       if (db === undefined) throw new Error(`no row for ${d.datname}`)
-      const { classes, namespaces } = await cat.database(db)
+      const { classes: table, namespaces } = await cat.database(db)
+      const classes = classRows(table)
+      // read a page at a time and three at a time (chunk boundaries inside the file): the same rows
+      for (const chunkPages of [1, 3]) {
+        const small = new FileCatalog(c.dataDir, 'target', versionInfo(major), chunkPages)
+        t.same(classRows((await small.database(db)).classes), classes, `${d.datname}: read ${chunkPages} page(s) at a time, the same rows`)
+      }
       const nsp = (r: ClassRow): string => namespaces.find(n => n.oid === r.namespace && n.state === 'live')?.name ?? '?'
       // a mapped catalog whose file the map gives, and every other relation with storage
       const live = classes.filter(r => r.state === 'live').map(r => ({ oid: r.oid, schema: nsp(r), name: r.name, kind: r.kind, filenode: r.filenode, tablespace: r.tablespace }))
@@ -75,7 +84,7 @@ for (const major of testMajors()) {
     }
     const postgres = rows.find(r => r.name === 'postgres' && r.state === 'live')
     if (postgres === undefined) throw new Error('no postgres database')
-    const { classes } = await cat.database(postgres)
+    const classes = classRows((await cat.database(postgres)).classes)
     const states = (name: string): string[] => classes.filter(r => r.name === name).map(r => r.state).sort()
     t.same(states('gone'), ['deleted'], 'a dropped table: its deleted row')
     t.same(states('t1'), ['deleted'], 'the old version of a renamed row')
@@ -94,8 +103,8 @@ for (const major of testMajors()) {
     const t2 = classes.find(x => x.name === 't2' && x.state === 'live')
     const toast = classes.find(x => t2 !== undefined && x.oid === t2.toastrelid && x.state === 'live')
     if (toast === undefined) throw new Error('no TOAST table for s1.t2')
-    const names = await lookup.relations(postgres.oid, 'postgres', [file('t2'), file('gone'), file('elsewhere'), file('pg_class'), { spcOid: toast.tablespace, relNumber: toast.filenode }, { spcOid: 1663, relNumber: 999999 }])
-    t.same([...names.values()], [
+    const asked = [file('t2'), file('gone'), file('elsewhere'), file('pg_class'), { spcOid: toast.tablespace, relNumber: toast.filenode }, { spcOid: 1663, relNumber: 999999 }]
+    t.same(asked.map(await lookup.relations(postgres.oid, 'postgres', asked)), [
       { oid: t2?.oid, schema: 's1', name: 't2', kind: 'table', toastOf: null, systemCatalog: false },
       { oid: classes.find(x => x.name === 'gone')?.oid, schema: 'public', name: 'gone', kind: 'table', toastOf: null, systemCatalog: false },
       { oid: classes.find(x => x.name === 'elsewhere')?.oid, schema: 'public', name: 'elsewhere', kind: 'table', toastOf: null, systemCatalog: false },
@@ -103,13 +112,13 @@ for (const major of testMajors()) {
       { oid: toast.oid, schema: 'pg_toast', name: toast.name, kind: 'toast table', toastOf: 's1.t2', systemCatalog: false },
       { reason: 'no row of the target\'s pg_class in database "postgres" has file 999999 in tablespace 1663 (VACUUM may have removed it)' }
     ])
-    const shared = await lookup.relations(0, null, [{ spcOid: 1664, relNumber: (await cat.sharedRelMap()).get(1262) ?? 0 }])
-    t.same([...shared.values()].map(n => 'name' in n ? `${n.schema ?? ''}.${n.name}` : n.reason), ['pg_catalog.pg_database'], 'a shared catalog, by the global relation map')
+    const sharedFiles = [{ spcOid: 1664, relNumber: (await cat.sharedRelMap()).get(1262) ?? 0 }]
+    t.same(sharedFiles.map(await lookup.relations(0, null, sharedFiles)).map(n => 'name' in n ? `${n.schema ?? ''}.${n.name}` : n.reason), ['pg_catalog.pg_database'], 'a shared catalog, by the global relation map')
     const dbts = rows.find(r => r.name === 'dbts' && r.state === 'live')
     if (dbts === undefined) throw new Error('no dbts')
-    const inTs = (await cat.database(dbts)).classes.find(x => x.name === 'in_ts')
-    const n2 = await lookup.relations(dbts.oid, 'dbts', [{ spcOid: inTs?.tablespace ?? 0, relNumber: inTs?.filenode ?? 0 }])
-    t.same([...n2.values()].map(n => 'name' in n ? n.name : n.reason), ['in_ts'], 'a database whose default tablespace is another')
+    const inTs = classRows((await cat.database(dbts)).classes).find(x => x.name === 'in_ts')
+    const inTsFiles = [{ spcOid: inTs?.tablespace ?? 0, relNumber: inTs?.filenode ?? 0 }]
+    t.same(inTsFiles.map(await lookup.relations(dbts.oid, 'dbts', inTsFiles)).map(n => 'name' in n ? n.name : n.reason), ['in_ts'], 'a database whose default tablespace is another')
     t.same(await lookup.databases([Number(dbts.oid), 424242]), new Map<number, unknown>([[dbts.oid, { name: 'dbts' }], [424242, { reason: 'the target\'s pg_database has no row for OID 424242' }]]))
   })
 }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
-import { localReader, ReadFile, Side } from '../datadir/files'
+import { localReader, lstatOrNull, RangeReader, ReadFile, Side } from '../datadir/files'
 import { databasePath, GLOBALTABLESPACE_OID } from '../format/relpath'
 import { BLCKSZ, type CatalogColumn, type VersionInfo } from '../format/versions'
 import { ClogReader, XactStatus } from './clog'
@@ -9,7 +9,9 @@ import {
   HEAP_UPDATED, HEAP_XMAX_COMMITTED, HEAP_XMAX_INVALID, HEAP_XMAX_IS_MULTI, HEAP_XMIN_COMMITTED, HEAP_XMIN_INVALID, heapPageTuples,
   HeapTuple, xmaxIsLockOnly
 } from './heappage'
+import { ClassTable } from './classtable'
 import { parseRelMap, RelMap, RELMAPPER_FILENAME } from './relmap'
+import type { RowState } from './rowstate'
 import { CatalogRow, deformFixed } from './tuple'
 
 /**
@@ -19,9 +21,6 @@ import { CatalogRow, deformFixed } from './tuple'
  * state from its hint bits or pg_xact. Dead versions matter: a table dropped after
  * the fork is named by the row its DROP deleted (until VACUUM removes it).
  */
-
-/** What became of a row version: its inserter committed and nobody deleted it ("live"), … */
-export type RowState = 'live' | 'deleted' | 'uncommitted' | 'rolled-back' | 'unknown'
 
 /** pg_class.oid etc. of the catalogs we read (src/include/catalog/pg_*.h; fixed in every version) */
 export const PG_CLASS_OID = 1259
@@ -68,18 +67,12 @@ export interface IndexRow {
 }
 
 export interface DatabaseCatalog {
-  classes: ClassRow[]
+  classes: ClassTable
   namespaces: NamespaceRow[]
 }
 
-const RANK: Record<RowState, number> = { live: 4, uncommitted: 3, deleted: 2, 'rolled-back': 1, unknown: 0 }
-
-/** The row version that best describes an object now: live, else being inserted, else deleted, … */
-export function bestRow<T extends { state: RowState }> (rows: Iterable<T>): T | undefined {
-  let best: T | undefined
-  for (const r of rows) if (best === undefined || RANK[r.state] > RANK[best.state]) best = r
-  return best
-}
+/** Pages read at a time from a catalog's file: a big pg_class is never held whole */
+const CHUNK_PAGES = 128
 
 function num (row: CatalogRow, col: string): number {
   const v = row[col]
@@ -99,7 +92,8 @@ export class FileCatalog {
   private readonly perDb = new Map<number, DatabaseCatalog>()
   private readonly perDbIndexes = new Map<number, IndexRow[]>()
 
-  constructor (readonly pgdata: string, readonly side: Side, readonly vi: VersionInfo) {
+  /** `chunkPages`: pages read at a time (tests make it small to cross chunk boundaries) */
+  constructor (readonly pgdata: string, readonly side: Side, readonly vi: VersionInfo, private readonly chunkPages = CHUNK_PAGES) {
     this.read = localReader(pgdata, side)
     let segs: number[] | null = null
     try {
@@ -108,19 +102,31 @@ export class FileCatalog {
     this.clog = new ClogReader(this.read, segs)
   }
 
-  /** A relation's whole main fork: its segment files in turn, until one is missing. */
-  private async relationPages (dir: string, filenode: number): Promise<{ path: string, data: Buffer }> {
+  /**
+   * Every tuple of a relation's main fork, its segment files in turn until one is
+   * missing, a chunk of pages at a time; a tuple's bytes are valid only during its
+   * call. `path` (segment 0's) and a block number counted across segments are for messages.
+   */
+  private async eachTuple (dir: string, filenode: number, f: (t: HeapTuple, path: string) => Promise<void>): Promise<void> {
     const base = `${dir}/${filenode}`
-    const parts: Buffer[] = [await this.read(base)]
-    for (let seg = 1; ; seg++) {
-      try {
-        parts.push(await this.read(`${base}.${seg}`))
-      } catch (e) {
-        if (e instanceof PgRewindError && e.data?.errno === 'ENOENT') break
-        throw e
+    const reader = new RangeReader(this.pgdata, this.side)
+    try {
+      let block = 0
+      for (let seg = 0; ; seg++) {
+        const path = seg === 0 ? base : `${base}.${seg}`
+        if (seg > 0 && lstatOrNull(join(this.pgdata, path), this.side) === null) break
+        const size = this.chunkPages * BLCKSZ
+        for (let offset = 0; ; offset += size) {
+          const chunk = reader.read(path, offset, size)
+          for (let p = 0; p + BLCKSZ <= chunk.length; p += BLCKSZ, block++) {
+            for (const t of heapPageTuples(chunk.subarray(p, p + BLCKSZ), base, block)) await f(t, base)
+          }
+          if (chunk.length < size) break
+        }
       }
+    } finally {
+      reader.close()
     }
-    return { path: base, data: parts.length === 1 ? parts[0] : Buffer.concat(parts) }
   }
 
   private async xactStatus (xid: number): Promise<XactStatus> {
@@ -143,13 +149,8 @@ export class FileCatalog {
   }
 
   private async rows<T> (dir: string, filenode: number, columns: readonly CatalogColumn[], f: (row: CatalogRow, t: HeapTuple, state: RowState) => T): Promise<T[]> {
-    const { path, data } = await this.relationPages(dir, filenode)
     const out: T[] = []
-    for (let block = 0; block * BLCKSZ < data.length; block++) {
-      const page = data.subarray(block * BLCKSZ, (block + 1) * BLCKSZ)
-      if (page.length < BLCKSZ) break
-      for (const t of heapPageTuples(page, path, block)) out.push(f(deformFixed(t, columns, path), t, await this.rowState(t)))
-    }
+    await this.eachTuple(dir, filenode, async (t, path) => { out.push(f(deformFixed(t, columns, path), t, await this.rowState(t))) })
     return out
   }
 
@@ -189,12 +190,15 @@ export class FileCatalog {
     const shared = await this.sharedRelMap()
     const classFilenode = local.get(PG_CLASS_OID)
     if (classFilenode === undefined) throw new PgRewindError('CATALOG_INVALID', `the relation map of "${dir}" has no entry for pg_class`, { data: { path: `${dir}/${RELMAPPER_FILENAME}` } })
-    const classes = await this.rows(dir, classFilenode, this.vi.catalogs.pgClass, (r, t, state): ClassRow => {
+    const classes = new ClassTable()
+    const columns = this.vi.catalogs.pgClass
+    await this.eachTuple(dir, classFilenode, async (t, path) => {
+      const r = deformFixed(t, columns, path)
       const oid = num(r, 'oid')
       const shared_ = r.relisshared === true
       const relfilenode = num(r, 'relfilenode')
       const reltablespace = num(r, 'reltablespace')
-      return {
+      classes.add({
         oid,
         name: str(r, 'relname'),
         namespace: num(r, 'relnamespace'),
@@ -203,13 +207,13 @@ export class FileCatalog {
         toastrelid: num(r, 'reltoastrelid'),
         kind: str(r, 'relkind'),
         shared: shared_,
-        state,
+        state: await this.rowState(t),
         updated: (t.infomask & HEAP_UPDATED) !== 0
-      }
+      })
     })
-    const nsp = bestRow(classes.filter(c => c.oid === PG_NAMESPACE_OID))
-    if (nsp === undefined || nsp.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
-    const namespaces = await this.rows(databasePath(nsp.tablespace, db.oid, this.vi), nsp.filenode, this.vi.catalogs.pgNamespace, (r, _t, state) => ({
+    const nsp = classes.best(classes.rowsOfOid(PG_NAMESPACE_OID))
+    if (nsp < 0 || classes.filenode(nsp) === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
+    const namespaces = await this.rows(databasePath(classes.tablespace(nsp), db.oid, this.vi), classes.filenode(nsp), this.vi.catalogs.pgNamespace, (r, _t, state) => ({
       oid: num(r, 'oid'), name: str(r, 'nspname'), state
     }))
     const c = { classes, namespaces }
@@ -223,9 +227,9 @@ export class FileCatalog {
     if (cached !== undefined) return cached
     const { classes } = await this.database(db)
     const dir = this.databaseDir(db)
-    const row = bestRow(classes.filter(c => c.oid === PG_INDEX_OID))
-    if (row === undefined || row.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_index`, { data: { path: dir } })
-    const rows = await this.rows(databasePath(row.tablespace, db.oid, this.vi), row.filenode, this.vi.catalogs.pgIndex, (r, _t, state) => ({
+    const row = classes.best(classes.rowsOfOid(PG_INDEX_OID))
+    if (row < 0 || classes.filenode(row) === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_index`, { data: { path: dir } })
+    const rows = await this.rows(databasePath(classes.tablespace(row), db.oid, this.vi), classes.filenode(row), this.vi.catalogs.pgIndex, (r, _t, state) => ({
       indexrelid: num(r, 'indexrelid'), indrelid: num(r, 'indrelid'), state
     }))
     this.perDbIndexes.set(db.oid, rows)

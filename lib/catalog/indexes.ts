@@ -1,6 +1,8 @@
 import type { RelFileLocator } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
-import { bestRow, ClassRow, DatabaseRow, FileCatalog } from './filecatalog'
+import type { ClassTable } from './classtable'
+import { DatabaseRow, FileCatalog } from './filecatalog'
+import { bestRow } from './rowstate'
 
 /**
  * The indexes of given heap relation files, from a stopped data directory's own
@@ -22,8 +24,6 @@ export interface HeapIndexes {
   /** databases whose catalog could not be read, with why */
   wholeDatabases: Array<{ dbOid: number, reason: string }>
 }
-
-const key = (spc: number, rel: number): string => `${spc}/${rel}`
 
 function errorText (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -47,9 +47,9 @@ export async function indexesOfHeaps (pgdata: string, vi: VersionInfo, heaps: re
     return out
   }
   const seen = new Set<string>()
-  const add = (c: ClassRow, dbOid: number): void => {
-    if (c.filenode === 0) return
-    const loc = { spcOid: c.tablespace, dbOid: c.shared ? 0 : dbOid, relNumber: c.filenode }
+  const add = (c: ClassTable, i: number, dbOid: number): void => {
+    if (c.filenode(i) === 0) return
+    const loc = { spcOid: c.tablespace(i), dbOid: c.shared(i) ? 0 : dbOid, relNumber: c.filenode(i) }
     const k = `${loc.spcOid}/${loc.dbOid}/${loc.relNumber}`
     if (seen.has(k)) return
     seen.add(k)
@@ -70,34 +70,23 @@ export async function indexesOfHeaps (pgdata: string, vi: VersionInfo, heaps: re
       try {
         const { classes } = await cat.database(db)
         const index = await cat.indexes(db)
-        const rows = dbOid === 0 ? classes.filter(c => c.shared) : classes
-        const byFile = new Map<string, ClassRow[]>()
-        for (const c of rows) {
-          const k = key(c.tablespace, c.filenode)
-          const l = byFile.get(k)
-          if (l === undefined) byFile.set(k, [c])
-          else l.push(c)
-        }
-        const byOid = new Map<number, ClassRow[]>()
-        for (const c of classes) {
-          const l = byOid.get(c.oid)
-          if (l === undefined) byOid.set(c.oid, [c])
-          else l.push(c)
-        }
+        const ofDb = (i: number): boolean => dbOid !== 0 || classes.shared(i)
+        const heapOids = new Set<number>()
+        let unresolved = 0
         for (const h of list) {
-          const heapRows = byFile.get(key(h.spcOid, h.relNumber))
-          if (heapRows === undefined) {
-            out.heapsUnresolved++
-            for (const c of rows) if (c.kind === 'i') add(c, dbOid)
-            continue
-          }
-          out.heapsResolved++
-          const oids = new Set(heapRows.map(c => c.oid))
-          for (const i of index) {
-            if (!oids.has(i.indrelid)) continue
-            for (const c of byOid.get(i.indexrelid) ?? []) add(c, dbOid)
+          const heapRows = classes.rowsOfFile(h.spcOid, h.relNumber).filter(ofDb)
+          if (heapRows.length === 0) unresolved++
+          for (const i of heapRows) heapOids.add(classes.oid(i))
+        }
+        if (unresolved > 0) {
+          for (let i = 0; i < classes.length; i++) if (ofDb(i) && classes.kind(i) === 'i') add(classes, i, dbOid)
+        } else {
+          for (const x of index) {
+            if (heapOids.has(x.indrelid)) for (const i of classes.rowsOfOid(x.indexrelid)) add(classes, i, dbOid)
           }
         }
+        out.heapsUnresolved += unresolved
+        out.heapsResolved += list.length - unresolved
         done = true
         break
       } catch (e) {

@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import type { Side } from '../datadir/files'
 import { GLOBALTABLESPACE_OID } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
-import { bestRow, ClassRow, DatabaseCatalog, DatabaseRow, FileCatalog, FIRST_NORMAL_OBJECT_ID } from './filecatalog'
+import type { ClassTable } from './classtable'
+import { DatabaseCatalog, DatabaseRow, FileCatalog, FIRST_NORMAL_OBJECT_ID } from './filecatalog'
+import { bestRow } from './rowstate'
 
 /**
  * Names for relation files and database OIDs, from one side of a rewind. Two ways:
@@ -32,14 +34,26 @@ export function isUnresolved<T> (x: Named<T>): x is Unresolved {
 /** A relation file to name: its tablespace and file number (the database is the lookup's argument). */
 export interface FileRef { spcOid: number, relNumber: number }
 
+/**
+ * The names of the files one `relations` call was asked for, a file at a time: a
+ * lookup may make each name only when it is asked for (120,000 names held at once
+ * took 22 MB while a big divergence was named; the report keeps a thousand).
+ */
+export type RelationNames = (f: FileRef) => Named<RelationName>
+
 export interface NameLookup {
   readonly side: Side
   databases (oids: readonly number[]): Promise<Map<number, Named<{ name: string }>>>
   /** `dbName`: what the report knows the database as (a server source connects to it by name) */
-  relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<Map<string, Named<RelationName>>>
+  relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<RelationNames>
 }
 
 export const fileRefKey = (f: FileRef): string => `${f.spcOid}/${f.relNumber}`
+
+/** Names looked up all at once, by file */
+export function namesFromMap (m: ReadonlyMap<string, Named<RelationName>>): RelationNames {
+  return f => m.get(fileRefKey(f)) ?? { reason: 'not looked up' }
+}
 
 /** pg_class.relkind, as psql's \d calls them */
 const RELKINDS: Record<string, string> = {
@@ -63,46 +77,42 @@ function errorText (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-/** A database's catalog rows by file, by OID, and TOAST tables by owner, for many lookups. */
+/** A database's catalog, for many lookups: its pg_class rows found by file, by OID, TOAST tables by owner. */
 export class IndexedCatalog {
-  private readonly byFile = new Map<string, ClassRow[]>()
-  private readonly byOid = new Map<number, ClassRow[]>()
-  private readonly byToast = new Map<number, ClassRow[]>()
+  private readonly classes: ClassTable
   private readonly namespaces = new Map<number, Array<DatabaseCatalog['namespaces'][number]>>()
 
   constructor (cat: DatabaseCatalog) {
-    const add = <K, V>(m: Map<K, V[]>, k: K, v: V): void => {
-      const l = m.get(k)
-      if (l === undefined) m.set(k, [v])
-      else l.push(v)
+    this.classes = cat.classes
+    for (const n of cat.namespaces) {
+      const l = this.namespaces.get(n.oid)
+      if (l === undefined) this.namespaces.set(n.oid, [n])
+      else l.push(n)
     }
-    for (const c of cat.classes) {
-      add(this.byFile, `${c.tablespace}/${c.filenode}`, c)
-      add(this.byOid, c.oid, c)
-      if (c.toastrelid !== 0) add(this.byToast, c.toastrelid, c)
-    }
-    for (const n of cat.namespaces) add(this.namespaces, n.oid, n)
   }
 
-  /** the pg_class row (best version) of the relation whose file this is */
-  fileOwner (spcOid: number, relNumber: number, shared: boolean): ClassRow | undefined {
-    return bestRow((this.byFile.get(`${spcOid}/${relNumber}`) ?? []).filter(c => c.shared === shared))
+  /** the OID of the relation (its best pg_class row) whose file this is */
+  fileOwner (spcOid: number, relNumber: number, shared: boolean): number | undefined {
+    const c = this.classes
+    const i = c.best(c.rowsOfFile(spcOid, relNumber).filter(r => c.shared(r) === shared))
+    return i < 0 ? undefined : c.oid(i)
   }
 
-  private schemaOf (r: ClassRow): string | null {
-    return bestRow(this.namespaces.get(r.namespace) ?? [])?.name ?? null
+  private schemaOf (namespace: number): string | null {
+    return bestRow(this.namespaces.get(namespace) ?? [])?.name ?? null
   }
 
   /** The catalog's view of one relation: its current name, schema and (for TOAST) owner. */
   describe (oid: number): RelationName | null {
-    const c = bestRow(this.byOid.get(oid) ?? [])
-    if (c === undefined) return null
+    const c = this.classes
+    const i = c.best(c.rowsOfOid(oid))
+    if (i < 0) return null
     let toastOf: string | null = null
-    if (c.kind === 't') {
-      const owner = bestRow(this.byToast.get(oid) ?? [])
-      if (owner !== undefined) toastOf = `${this.schemaOf(owner) ?? '?'}.${owner.name}`
+    if (c.kind(i) === 't') {
+      const owner = c.best(c.rowsOwningToast(oid))
+      if (owner >= 0) toastOf = `${this.schemaOf(c.namespace(owner)) ?? '?'}.${c.name(owner)}`
     }
-    return { oid, schema: this.schemaOf(c), name: c.name, kind: relkindName(c.kind), toastOf, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID }
+    return { oid, schema: this.schemaOf(c.namespace(i)), name: c.name(i), kind: relkindName(c.kind(i)), toastOf, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID }
   }
 }
 
@@ -137,12 +147,8 @@ export class FileNameLookup implements NameLookup {
     return out
   }
 
-  async relations (dbOid: number, _dbName: string | null, files: readonly FileRef[]): Promise<Map<string, Named<RelationName>>> {
-    const out = new Map<string, Named<RelationName>>()
-    const fail = (reason: string): Map<string, Named<RelationName>> => {
-      for (const f of files) out.set(fileRefKey(f), { reason })
-      return out
-    }
+  async relations (dbOid: number, _dbName: string | null, _files: readonly FileRef[]): Promise<RelationNames> {
+    const fail = (reason: string): RelationNames => () => ({ reason })
     const all = await this.allDatabases()
     if (isUnresolved(all)) return fail(all.reason)
     // shared catalogs are described in every database's pg_class: read any one that is there
@@ -161,14 +167,11 @@ export class FileNameLookup implements NameLookup {
     } catch (e) {
       return fail(`the ${this.side}'s catalog of database "${db.name}" could not be read: ${errorText(e)}`)
     }
-    for (const f of files) {
-      const spc = dbOid === 0 ? GLOBALTABLESPACE_OID : f.spcOid
-      const match = cat.fileOwner(spc, f.relNumber, dbOid === 0)
-      const named = match !== undefined ? cat.describe(match.oid) : null
-      out.set(fileRefKey(f), named ?? {
+    return f => {
+      const owner = cat.fileOwner(dbOid === 0 ? GLOBALTABLESPACE_OID : f.spcOid, f.relNumber, dbOid === 0)
+      return (owner !== undefined ? cat.describe(owner) : null) ?? {
         reason: `no row of the ${this.side}'s pg_class in database "${db.name}" has file ${f.relNumber} in tablespace ${f.spcOid} (VACUUM may have removed it)`
-      })
+      }
     }
-    return out
   }
 }

@@ -1,4 +1,4 @@
-import { fileRefKey, FileRef, NameLookup, Named, RelationName, relkindName } from './names'
+import { fileRefKey, FileRef, NameLookup, Named, namesFromMap, RelationName, RelationNames, relkindName } from './names'
 import { FIRST_NORMAL_OBJECT_ID } from './filecatalog'
 
 /**
@@ -51,12 +51,9 @@ export class SqlNameLookup implements NameLookup {
     return out
   }
 
-  async relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<Map<string, Named<RelationName>>> {
+  async relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<RelationNames> {
     const out = new Map<string, Named<RelationName>>()
-    const fail = (reason: string): Map<string, Named<RelationName>> => {
-      for (const f of files) out.set(fileRefKey(f), { reason })
-      return out
-    }
+    const fail = (reason: string): RelationNames => () => ({ reason })
     if (dbOid !== 0 && dbName === null) return fail(`the ${this.description} cannot be asked without the database's name`)
     let rows: Array<{ spc: string, fn: string, oid: string | null, relname: string | null, nspname: string | null, relkind: string | null, owner: string | null }>
     try {
@@ -73,6 +70,6 @@ export class SqlNameLookup implements NameLookup {
       const oid = Number(r.oid)
       out.set(key, { oid, schema: r.nspname, name: r.relname, kind: relkindName(r.relkind ?? ''), toastOf: r.owner, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID })
     }
-    return out
+    return namesFromMap(out)
   }
 }

@@ -77,7 +77,7 @@ export class RangeReader {
       try {
         this.fd = openSync(full, 'r')
       } catch (e) {
-        throw new PgRewindError(ioCode(this.side), `could not open file "${full}": ${(e as Error).message}`, { data: { path } })
+        throw new PgRewindError(ioCode(this.side), `could not open file "${full}": ${(e as Error).message}`, { data: { path, errno: (e as NodeJS.ErrnoException).code } })
       }
       this.path = path
     }

@@ -10,7 +10,8 @@ import { dbaseKind, decodeCheckpointRecord, isCheckpointRecord, RM_DBASE_ID, RM_
 import type { WalRecord } from '../wal/record'
 import { decodeSmgrCreate, decodeSmgrTruncate, isSmgrCreate, isSmgrTruncate } from '../wal/smgr'
 import { decodeXactAssignment, decodeXactEnd, decodeXactPrepare, xactOp } from '../wal/xact'
-import { grown, RelFileIndex, SlotBlocks } from './relfiles'
+import { grown } from '../columns'
+import { RelFileIndex, SlotBlocks } from './relfiles'
 import { addRows, DiscardedTransactions, noRows, PreparedTransaction, RowCounts } from './discards'
 
 /**

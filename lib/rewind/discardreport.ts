@@ -1,4 +1,4 @@
-import { fileRefKey, isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
+import { isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
 import { parseRelationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import type { RawDiscards, RawFile } from './discardcollector'
@@ -111,8 +111,8 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
     const byOid = new Map<number, number[]>()
     const alone: number[] = []
     for (const i of slots) {
-      const n = names.get(fileRefKey(files.ref(i)))
-      if (n === undefined || isUnresolved(n)) alone.push(i)
+      const n = names(files.ref(i))
+      if (isUnresolved(n)) alone.push(i)
       else {
         const same = byOid.get(n.oid)
         if (same === undefined) byOid.set(n.oid, [i])
@@ -121,7 +121,7 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
     }
     const add = (group: number[]): void => {
       const raws = group.map(i => files.at(i))
-      const rel = newRelation(dbOid, names.get(fileRefKey(raws[0])) ?? { reason: 'not looked up' }, lookup.side)
+      const rel = newRelation(dbOid, names(files.ref(group[0])), lookup.side)
       for (const f of raws) absorb(rel, fileAsRelation(f))
       contribute(db, rel)
       listed.offer(rel)
@@ -181,8 +181,7 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
     const dbName = out.databases.find(d => d.oid === dbOid)?.name ?? null
     const names = await lookup.relations(dbOid, dbName, list)
     for (const { rel, spcOid, relNumber } of list) {
-      const n = names.get(`${spcOid}/${relNumber}`)
-      if (n === undefined) continue
+      const n = names({ spcOid, relNumber })
       if (isUnresolved(n)) {
         rel.unresolved = appendReason(rel.unresolved, n.reason)
         continue

@@ -1,3 +1,4 @@
+import { grown } from '../columns'
 import { relationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import { BlockBitmap, BlockRanges } from './blockranges'
@@ -11,18 +12,6 @@ import { BlockBitmap, BlockRanges } from './blockranges'
  * pg_rewind keeps a hash table of file entries with a datapagemap each; this is the
  * same, keyed by the relation file locator (and segment) instead of the path.
  */
-
-type Column = Uint32Array | Int32Array | Float64Array | Uint8Array
-
-/** `a` with room for at least `n` elements (doubling), its contents kept. */
-export function grown<T extends Column> (a: T, n: number): T {
-  if (n <= a.length) return a
-  let len = Math.max(a.length, 64)
-  while (len < n) len *= 2
-  const b = new (a.constructor as new (n: number) => T)(len)
-  b.set(a)
-  return b
-}
 
 /** Dense slot numbers for (tablespace, database, relation number, segment). */
 export class RelFileIndex {

@@ -5,7 +5,7 @@ import { DiscardCollector } from '../../lib/rewind/discardcollector'
 import { buildDiscardReport, completeDiscardNames } from '../../lib/rewind/discardreport'
 import { emptyDiscardReport, MAX_LISTED_RELATIONS } from '../../lib/rewind/discards'
 import { discardSummaryLines } from '../../lib/rewind/discardsummary'
-import type { FileRef, NameLookup, Named, RelationName } from '../../lib/catalog/names'
+import type { FileRef, NameLookup, Named, RelationName, RelationNames } from '../../lib/catalog/names'
 import { encodeRecord, SynthRecord } from '../helpers/synthwal'
 
 const vi = versionInfo(16)
@@ -64,11 +64,8 @@ class FakeLookup implements NameLookup {
     return new Map(oids.map(o => [o, this.dbs[o] !== undefined ? { name: this.dbs[o] } : { reason: `${this.side} knows no database ${o}` }]))
   }
 
-  async relations (dbOid: number, _n: string | null, files: readonly FileRef[]): Promise<Map<string, Named<RelationName>>> {
-    return new Map(files.map(f => {
-      const r = this.rels[`${dbOid}/${f.relNumber}`]
-      return [`${f.spcOid}/${f.relNumber}`, r ?? { reason: `${this.side} cannot name file ${f.relNumber}` }]
-    }))
+  async relations (dbOid: number, _n: string | null, _files: readonly FileRef[]): Promise<RelationNames> {
+    return (f: FileRef) => this.rels[`${dbOid}/${f.relNumber}`] ?? { reason: `${this.side} cannot name file ${f.relNumber}` }
   }
 }
 const table = (oid: number, name: string, o: Partial<RelationName> = {}): RelationName => ({ oid, schema: 'public', name, kind: 'table', toastOf: null, systemCatalog: false, ...o })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { BlockBitmap } from '../../lib/rewind/blockranges'
-import { blocksByPath, grown, RelFileIndex, SlotBlocks } from '../../lib/rewind/relfiles'
+import { blocksByPath, RelFileIndex, SlotBlocks } from '../../lib/rewind/relfiles'
 import { versionInfo } from '../../lib/format/versions'
 
 t.test('a slot per (tablespace, database, relation, segment), numbered densely in order of arrival', async t => {
@@ -53,13 +53,4 @@ t.test('blocks by segment file path', async t => {
   sb.mark(ix.slot(1663, 5, 16384, 2), 1)
   ix.slot(1663, 5, 16390) // named, nothing marked
   t.same(blocksByPath(ix, sb, versionInfo(16)), { blocks: { 'base/5/16384': [[3, 4]], 'base/5/16384.2': [[0, 2]] }, count: 3 })
-})
-
-t.test('grown keeps the contents and the type', async t => {
-  const a = Float64Array.from([1, 2, 3])
-  const g = grown(a, 100)
-  t.ok(g instanceof Float64Array)
-  t.ok(g.length >= 100)
-  t.same([...g.subarray(0, 4)], [1, 2, 3, 0])
-  t.equal(grown(g, 10), g, 'no copy when there is room')
 })
