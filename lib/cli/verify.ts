@@ -51,7 +51,7 @@ export async function verifyCommand (argv: string[]): Promise<number> {
   let plan: Plan | null
   const planFile = opts.get('plan')
   if (typeof planFile === 'string') plan = readPlanFile(planFile).plan
-  else plan = Journal.open(pgdata)?.readPlan<Plan>() ?? null
+  else plan = Journal.open(pgdata, undefined, { statesOnly: true })?.readPlan<Plan>() ?? null
   if (plan === null) {
     throw new PgRewindError('USAGE', `no plan to verify "${pgdata}" against`, {
       hint: 'The rewind\'s journal is gone (discarded, or the rewind ran with --no-journal): give the plan file with --plan.'

@@ -58,7 +58,7 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
   const dryRun = opts.dryRun === true
   const pgdata = input.target.pgdata
   checkNotRunning(pgdata, 'target')
-  const journal = dryRun ? null : Journal.open(pgdata)
+  const journal = dryRun ? null : Journal.open(pgdata, undefined, { statesOnly: true })
   const ours = journal?.header.planDigest === plan.digest ? journal : null
   try {
     // interrupted after pg_control was written: only the marker is left to remove

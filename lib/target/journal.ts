@@ -82,8 +82,42 @@ function lstatOrNull (p: string): Stats | null {
   }
 }
 
+/** Lines read a chunk at a time (a journal of many files is never one string); `f` returning false stops. `last`: the end of the file, where a line may be torn. */
+function eachLine (path: string, f: (line: string, last: boolean) => boolean): void {
+  let fd: number
+  try { fd = openSync(path, 'r') } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return // none written yet
+    throw ioError('could not open the journal', path, e)
+  }
+  try {
+    const buf = Buffer.alloc(1 << 20)
+    let rest = Buffer.alloc(0)
+    let held: string | null = null
+    for (let pos = 0; ;) {
+      const got = readAt(fd, buf, buf.length, pos)
+      pos += got
+      const data = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, got)]) : buf.subarray(0, got)
+      let start = 0
+      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
+        // a line is known not to be the last once the next one has begun
+        if (held !== null && !f(held, false)) return
+        held = data.toString('utf8', start, nl)
+        start = nl + 1
+      }
+      rest = Buffer.from(data.subarray(start))
+      if (got === 0) break
+    }
+    // an interrupted append tears its batch: the last complete line and what follows it
+    if (held !== null && !f(held, true)) return
+    if (rest.length > 0) f(rest.toString('utf8'), true)
+  } finally { closeSync(fd) }
+}
+
 export class Journal {
-  readonly intents: Intent[] = []
+  /** the committed intents (with statesOnly, only the state intents) */
+  private readonly intents: Intent[] = []
+  /** how many intents are committed */
+  private committed = 0
   private pending: Intent[] = []
   private dataFd = -1
   private dataSize = 0
@@ -99,13 +133,20 @@ export class Journal {
   /** old bytes announced by reserveRanges, to be copied by copyReserved: where they go in the data file */
   private reserved: Array<{ path: string, ranges: Array<[number, number]>, data: number }> = []
 
-  private constructor (readonly pgdata: string, readonly dir: string, readonly header: JournalHeader, private readonly fileMode: number) {}
+  private constructor (readonly pgdata: string, readonly dir: string, readonly header: JournalHeader, private readonly fileMode: number,
+    private readonly statesOnly = false) {}
 
   /** The journal's directory as seen from the data directory. */
   static pathIn (pgdata: string): string { return join(pgdata, JOURNAL_DIR) }
 
-  /** The journal left in a data directory, or null. A torn last line (never fsynced) is ignored. */
-  static open (pgdata: string, fileMode = 0o600): Journal | null {
+  /**
+   * The journal left in a data directory, or null. A torn last line (never fsynced) is
+   * ignored. `statesOnly`: for the steps after the apply, which only ask its state and
+   * add to it — the intents are counted, not kept (those of a rewind of 100,000 tables
+   * a side took some 120 MB while writeBackupLabel checked the apply had finished);
+   * such a journal cannot be rolled back.
+   */
+  static open (pgdata: string, fileMode = 0o600, o: { statesOnly?: boolean } = {}): Journal | null {
     const dir = journalLocation(pgdata)
     if (!existsSync(join(dir, 'header.json'))) return null
     let header: JournalHeader
@@ -114,19 +155,21 @@ export class Journal {
     } catch (e) {
       throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" cannot be read: ${(e as Error).message}`)
     }
-    const j = new Journal(pgdata, dir, header, fileMode)
-    let text = ''
-    try { text = readFileSync(join(dir, 'intents.jsonl'), 'utf8') } catch { /* none written yet */ }
-    const lines = text.split('\n')
-    for (let i = 0; i < lines.length; i++) {
-      if (lines[i] === '') continue
+    const j = new Journal(pgdata, dir, header, fileMode, o.statesOnly === true)
+    let n = 0
+    eachLine(join(dir, 'intents.jsonl'), (line, last) => {
+      n++
+      if (line === '') return true
+      let x: Intent
       try {
-        j.add(JSON.parse(lines[i]) as Intent)
+        x = JSON.parse(line) as Intent
       } catch (e) {
-        if (i >= lines.length - 2) break // the torn last line of an interrupted append
-        throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" is damaged at line ${i + 1}: ${(e as Error).message}`)
+        if (last) return false // the torn last line of an interrupted append
+        throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" is damaged at line ${n}: ${(e as Error).message}`)
       }
-    }
+      j.add(x)
+      return true
+    })
     try { j.dataSize = statSync(join(dir, 'data')).size } catch { j.dataSize = 0 }
     return j
   }
@@ -181,6 +224,7 @@ export class Journal {
 
   /** Bytes the journal holds (old data and files copied into it; files moved aside by rename cost nothing). */
   get bytes (): number {
+    this.requireWhole('described')
     let n = this.dataSize
     for (const a of this.asides.values()) {
       if (a.how === 'copy') {
@@ -190,7 +234,14 @@ export class Journal {
     return n
   }
 
-  get files (): number { return this.asides.size }
+  get files (): number {
+    this.requireWhole('described')
+    return this.asides.size
+  }
+
+  private requireWhole (what: string): void {
+    if (this.statesOnly) throw new PgRewindError('INTERNAL', `a journal opened for its state only cannot be ${what}`)
+  }
 
   writePlan (plan: unknown): void {
     // JSON.stringify's text, written in pieces: a big plan is never one string
@@ -202,12 +253,14 @@ export class Journal {
   }
 
   private add (i: Intent): void {
+    this.committed++
+    if (this.statesOnly && i.op !== 'state') return
     this.intents.push(i)
     this.index(i)
   }
 
   private record (i: NewIntent): Intent {
-    const x = { seq: this.intents.length + this.pending.length, ...i } as Intent
+    const x = { seq: this.committed + this.pending.length, ...i } as Intent
     this.pending.push(x)
     this.index(x)
     return x
@@ -495,6 +548,7 @@ export class Journal {
    * journal is removed last, after everything restored is durable.
    */
   rollback (onProgress?: (done: number, total: number) => void): RollbackStats {
+    this.requireWhole('rolled back')
     const stats: RollbackStats = { intents: 0, bytesRestored: 0, filesRestored: 0, removed: 0 }
     const touchedFiles = new Set<string>()
     const touchedDirs = new Set<string>()

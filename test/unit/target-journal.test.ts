@@ -123,3 +123,46 @@ t.test('the marker: one line, removable, recognised', async t => {
   t.equal(withMarker('', '/d'), markerLine('/d'))
   t.match(markerLine("/it's"), /'\/it''s\//, 'quotes doubled as postgresql.conf wants')
 })
+
+t.test('a journal read back a chunk at a time: lines across chunks, a torn end, a damaged line, and read for its state only', async t => {
+  const { root, pgdata } = fresh()
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const j = Journal.begin(pgdata, { planDigest: 'x'.repeat(64), controlDigestBefore: 'y', createdAt: 'now', pgdata }, { dirMode: 0o700, fileMode: 0o600 })
+  // more than one 1 MB chunk of intents, the path's length varying so lines end anywhere in a chunk
+  const N = 30000
+  for (let i = 0; i < N; i++) j.grow(`base/5/${'9'.repeat(i % 50)}${i}`, 8192)
+  j.commit()
+  j.setState('applied', { filesDurable: true })
+  j.close()
+  const intentsFile = join(pgdata, 'pgrewind_journal', 'intents.jsonl')
+  const text = readFileSync(intentsFile, 'utf8')
+  t.ok(text.length > 2 * 1024 * 1024, `more than two chunks: intents.jsonl is ${text.length} bytes`)
+  const lastSeq = (): number => JSON.parse(readFileSync(intentsFile, 'utf8').trimEnd().split('\n').pop() ?? '{}').seq
+
+  for (const statesOnly of [false, true]) {
+    writeFileSync(intentsFile, text)
+    const k = Journal.open(pgdata, 0o600, { statesOnly })
+    if (k === null) throw new Error('no journal')
+    t.equal(k.state, 'applied', `statesOnly ${String(statesOnly)}: its state`)
+    t.equal(k.filesDurable, true)
+    k.setState('finishing')
+    t.equal(lastSeq(), N + 1, 'the next intent numbered after every one read')
+    if (statesOnly) {
+      t.throws(() => k.rollback(), { code: 'INTERNAL' }, 'read for its state only: no rollback')
+      t.throws(() => k.files, { code: 'INTERNAL' })
+    } else {
+      t.equal(k.files, 0)
+    }
+    k.close()
+  }
+
+  // an append cut short: its last line torn (never fsynced, so never acted on)
+  writeFileSync(intentsFile, `${text}{"seq":${N + 1},"op":"sta`)
+  t.equal(Journal.open(pgdata)?.state, 'applied', 'a torn last line is ignored')
+  // a damaged line before the end is not
+  const lines = text.split('\n')
+  lines[12345] = lines[12345].slice(0, 10)
+  writeFileSync(intentsFile, lines.join('\n'))
+  t.throws(() => Journal.open(pgdata), { code: 'JOURNAL_INVALID', message: /damaged at line 12346/ })
+  t.throws(() => Journal.open(pgdata, 0o600, { statesOnly: true }), { code: 'JOURNAL_INVALID' }, 'read for its state only, every line is still checked')
+})
