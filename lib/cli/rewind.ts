@@ -109,7 +109,7 @@ export async function rewindCommand (argv: string[]): Promise<number> {
   const onStep = (name: string): void => { if (name === 'applyPlan' && rewinding && copied !== null) meter.update(copied, true) }
   // -R also after "no rewind required" (the node must still follow the source), never in a dry run
   const res = await rewind({ target: o.target, source: o.source, options: o.options, writeRecoveryConf: o.writeRecoveryConf && o.options.dryRun !== true },
-    ports, { onStep, onPlan })
+    ports, { onStep, onPlan, dropChangedBlocks: true })
   if (res.plan.rewindNeeded) log.info('Done!')
   if (o.json) {
     // written in pieces, each before the next is made (writeStdout): the report of a

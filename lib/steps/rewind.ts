@@ -19,6 +19,12 @@ export interface RewindHooks {
   onStep?: (name: string, ms: number) => void
   /** the plan, before it is applied (pg_rewind prints its totals and file map there) */
   onPlan?: (plan: Plan) => void
+  /**
+   * The caller has no use for the scan's changed blocks once the plan is built (the
+   * plan's entries carry them): the result's scan has none, and the memory they take
+   * (19 MB for the 90,000 files of a pair with 30,000 tables a side) is free for the apply.
+   */
+  dropChangedBlocks?: boolean
 }
 
 export interface PlannedRewind {
@@ -57,6 +63,7 @@ export async function planRewind (input: FindDivergenceInput, ports: Ports, hook
   const divergence = await timed('findDivergence', async () => await findDivergence(input, ports))
   const scan = await timed('scanWal', async () => await scanWal({ ...input, divergence }, ports))
   const plan = await timed('buildPlan', async () => await buildPlan({ ...input, divergence, scan }, ports))
+  if (hooks.dropChangedBlocks === true) scan.changedBlocks = {}
   hooks.onPlan?.(plan)
   return { divergence, scan, plan, timings }
 }

@@ -114,7 +114,7 @@ function eachLine (path: string, f: (line: string, last: boolean) => boolean): v
 }
 
 export class Journal {
-  /** the committed intents (with statesOnly, only the state intents) */
+  /** the committed intents (all of them, or only the state intents: see `kept`) */
   private readonly intents: Intent[] = []
   /** how many intents are committed */
   private committed = 0
@@ -133,8 +133,14 @@ export class Journal {
   /** old bytes announced by reserveRanges, to be copied by copyReserved: where they go in the data file */
   private reserved: Array<{ path: string, ranges: Array<[number, number]>, data: number }> = []
 
+  /**
+   * `kept`: what of the committed intents this handle holds — 'all' to roll back,
+   * 'indexes' for the apply (the paths it moved aside or may remove, not every intent
+   * with its ranges: a handle that began the journal never rolls it back), 'states' for
+   * the steps after it
+   */
   private constructor (readonly pgdata: string, readonly dir: string, readonly header: JournalHeader, private readonly fileMode: number,
-    private readonly statesOnly = false) {}
+    private readonly kept: 'all' | 'indexes' | 'states' = 'all') {}
 
   /** The journal's directory as seen from the data directory. */
   static pathIn (pgdata: string): string { return join(pgdata, JOURNAL_DIR) }
@@ -155,7 +161,7 @@ export class Journal {
     } catch (e) {
       throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" cannot be read: ${(e as Error).message}`)
     }
-    const j = new Journal(pgdata, dir, header, fileMode, o.statesOnly === true)
+    const j = new Journal(pgdata, dir, header, fileMode, o.statesOnly === true ? 'states' : 'all')
     let n = 0
     eachLine(join(dir, 'intents.jsonl'), (line, last) => {
       n++
@@ -193,7 +199,7 @@ export class Journal {
       const h: JournalHeader = { version: 1, ...header }
       writeDurably(join(dir, 'header.json'), JSON.stringify(h, null, 2) + '\n', o.fileMode)
       fsyncDir(pgdata)
-      return new Journal(pgdata, dir, h, o.fileMode)
+      return new Journal(pgdata, dir, h, o.fileMode, 'indexes')
     } catch (e) {
       if (e instanceof PgRewindError) throw e
       throw ioError('could not create the journal', dir, e)
@@ -224,7 +230,7 @@ export class Journal {
 
   /** Bytes the journal holds (old data and files copied into it; files moved aside by rename cost nothing). */
   get bytes (): number {
-    this.requireWhole('described')
+    this.require('indexes', 'described')
     let n = this.dataSize
     for (const a of this.asides.values()) {
       if (a.how === 'copy') {
@@ -235,12 +241,12 @@ export class Journal {
   }
 
   get files (): number {
-    this.requireWhole('described')
+    this.require('indexes', 'described')
     return this.asides.size
   }
 
-  private requireWhole (what: string): void {
-    if (this.statesOnly) throw new PgRewindError('INTERNAL', `a journal opened for its state only cannot be ${what}`)
+  private require (kept: 'all' | 'indexes', what: string): void {
+    if (this.kept !== 'all' && this.kept !== kept) throw new PgRewindError('INTERNAL', `a journal handle that keeps its ${this.kept} cannot be ${what}`)
   }
 
   writePlan (plan: unknown): void {
@@ -254,15 +260,14 @@ export class Journal {
 
   private add (i: Intent): void {
     this.committed++
-    if (this.statesOnly && i.op !== 'state') return
-    this.intents.push(i)
-    this.index(i)
+    if (this.kept === 'all' || i.op === 'state') this.intents.push(i)
+    if (this.kept !== 'states') this.index(i)
   }
 
   private record (i: NewIntent): Intent {
     const x = { seq: this.committed + this.pending.length, ...i } as Intent
     this.pending.push(x)
-    this.index(x)
+    if (this.kept !== 'states') this.index(x)
     return x
   }
 
@@ -474,7 +479,20 @@ export class Journal {
       const p = join(this.dir, 'intents.jsonl')
       const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
       try {
-        writeAll(fd, Buffer.from(this.pending.map(i => JSON.stringify(i)).join('\n') + '\n'))
+        // a megabyte at a time: the intents of a big apply are never one string
+        let lines: string[] = []
+        let size = 0
+        for (const i of this.pending) {
+          const line = JSON.stringify(i)
+          lines.push(line)
+          size += line.length + 1
+          if (size >= 1 << 20) {
+            writeAll(fd, Buffer.from(lines.join('\n') + '\n'))
+            lines = []
+            size = 0
+          }
+        }
+        if (lines.length > 0) writeAll(fd, Buffer.from(lines.join('\n') + '\n'))
         fsyncSync(fd)
       } finally { closeSync(fd) }
       fsyncDir(this.dir)
@@ -548,7 +566,7 @@ export class Journal {
    * journal is removed last, after everything restored is durable.
    */
   rollback (onProgress?: (done: number, total: number) => void): RollbackStats {
-    this.requireWhole('rolled back')
+    this.require('all', 'rolled back')
     const stats: RollbackStats = { intents: 0, bytesRestored: 0, filesRestored: 0, removed: 0 }
     const touchedFiles = new Set<string>()
     const touchedDirs = new Set<string>()
