@@ -26,6 +26,11 @@ function whyNoRollback (pgdata: string, j: Journal): string | null {
   return null
 }
 
+/** Whether the apply the journal holds can still be undone (a handle opened for its state only will do). */
+export function rollbackAvailable (pgdata: string, j: Journal): boolean {
+  return whyNoRollback(pgdata, j) === null
+}
+
 export function describeJournal (pgdata: string, j: Journal): JournalInfo {
   const why = whyNoRollback(pgdata, j)
   const info: JournalInfo = {
@@ -64,7 +69,8 @@ function interruptedError (pgdata: string, j: Journal | null): PgRewindError {
  * new apply is about to start (`replaceDone`). Returns true when it rolled back.
  */
 export function settleInterrupted (pgdata: string, o: { dryRun: boolean, log: Logger, planDigest?: string, replaceDone?: boolean }): boolean {
-  const j = Journal.open(pgdata)
+  // its state first (a finished rewind's journal is only removed); read whole only to roll back
+  const j = Journal.open(pgdata, undefined, { statesOnly: true })
   if (j === null) {
     if (o.dryRun && rewindInProgress(pgdata)) throw interruptedError(pgdata, null)
     return false
@@ -84,7 +90,8 @@ export function settleInterrupted (pgdata: string, o: { dryRun: boolean, log: Lo
     })
   }
   o.log.info(`rolling back an interrupted rewind (plan ${j.header.planDigest}, started at ${j.header.createdAt}) before running it again`)
-  j.rollback()
+  j.close()
+  Journal.open(pgdata)?.rollback()
   return true
 }
 

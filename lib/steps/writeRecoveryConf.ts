@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { dataDirModes } from '../datadir/files'
 import { confQuote, lastPrimaryConninfo } from '../format/conffile'
-import { describeJournal } from '../rewind/journaling'
+import { rollbackAvailable } from '../rewind/journaling'
 import { Journal } from '../target/journal'
 import { TargetWriter } from '../target/writer'
 import { checkNotRunning, openSourceChecked } from '../rewind/preconditions'
@@ -68,9 +68,9 @@ export async function writeRecoveryConf (input: WriteRecoveryConfInput, ports: P
   const needsConninfo = lastPrimaryConninfo(existing) !== quoted
   const needsSignal = !existsSync(join(pgdata, 'standby.signal'))
   // the last apply's journal, while it can still undo the rewind, undoes this too
-  const journal = dryRun || (!needsConninfo && !needsSignal) ? null : Journal.open(pgdata)
+  const journal = dryRun || (!needsConninfo && !needsSignal) ? null : Journal.open(pgdata, undefined, { statesOnly: true })
   try {
-    if (journal !== null && describeJournal(pgdata, journal).rollbackAvailable) {
+    if (journal !== null && rollbackAvailable(pgdata, journal)) {
       if (needsConninfo) journal.rewrite(autoConf)
       if (needsSignal) journal.rewrite('standby.signal')
       journal.commit()
