@@ -103,11 +103,12 @@ export class FileCatalog {
   }
 
   /**
-   * Every tuple of a relation's main fork, its segment files in turn until one is
-   * missing, a chunk of pages at a time; a tuple's bytes are valid only during its
-   * call. `path` (segment 0's) and a block number counted across segments are for messages.
+   * Every row version of a catalog (its main fork's segment files in turn until one
+   * is missing, a chunk of pages at a time): its leading columns, its tuple (whose
+   * bytes are valid only during the call) and its state. Segment 0's path and a
+   * block number counted across segments are for messages.
    */
-  private async eachTuple (dir: string, filenode: number, f: (t: HeapTuple, path: string) => Promise<void>): Promise<void> {
+  private async eachRow (dir: string, filenode: number, columns: readonly CatalogColumn[], f: (row: CatalogRow, t: HeapTuple, state: RowState) => void): Promise<void> {
     const base = `${dir}/${filenode}`
     const reader = new RangeReader(this.pgdata, this.side)
     try {
@@ -119,7 +120,7 @@ export class FileCatalog {
         for (let offset = 0; ; offset += size) {
           const chunk = reader.read(path, offset, size)
           for (let p = 0; p + BLCKSZ <= chunk.length; p += BLCKSZ, block++) {
-            for (const t of heapPageTuples(chunk.subarray(p, p + BLCKSZ), base, block)) await f(t, base)
+            for (const t of heapPageTuples(chunk.subarray(p, p + BLCKSZ), base, block)) f(deformFixed(t, columns, base), t, await this.rowState(t))
           }
           if (chunk.length < size) break
         }
@@ -150,7 +151,7 @@ export class FileCatalog {
 
   private async rows<T> (dir: string, filenode: number, columns: readonly CatalogColumn[], f: (row: CatalogRow, t: HeapTuple, state: RowState) => T): Promise<T[]> {
     const out: T[] = []
-    await this.eachTuple(dir, filenode, async (t, path) => { out.push(f(deformFixed(t, columns, path), t, await this.rowState(t))) })
+    await this.eachRow(dir, filenode, columns, (r, t, state) => { out.push(f(r, t, state)) })
     return out
   }
 
@@ -191,9 +192,7 @@ export class FileCatalog {
     const classFilenode = local.get(PG_CLASS_OID)
     if (classFilenode === undefined) throw new PgRewindError('CATALOG_INVALID', `the relation map of "${dir}" has no entry for pg_class`, { data: { path: `${dir}/${RELMAPPER_FILENAME}` } })
     const classes = new ClassTable()
-    const columns = this.vi.catalogs.pgClass
-    await this.eachTuple(dir, classFilenode, async (t, path) => {
-      const r = deformFixed(t, columns, path)
+    await this.eachRow(dir, classFilenode, this.vi.catalogs.pgClass, (r, t, state) => {
       const oid = num(r, 'oid')
       const shared_ = r.relisshared === true
       const relfilenode = num(r, 'relfilenode')
@@ -207,7 +206,7 @@ export class FileCatalog {
         toastrelid: num(r, 'reltoastrelid'),
         kind: str(r, 'relkind'),
         shared: shared_,
-        state: await this.rowState(t),
+        state,
         updated: (t.infomask & HEAP_UPDATED) !== 0
       })
     })
