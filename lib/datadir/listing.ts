@@ -2,6 +2,7 @@ import { readdirSync, readlinkSync, Stats, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { ioCode, lstatOrNull, Side } from './files'
+import { FileList } from './filelist'
 
 /** pgrewind's undo journal in a data directory (lib/target/journal.ts): listed, never walked into. */
 export const JOURNAL_DIR = 'pgrewind_journal'
@@ -33,13 +34,13 @@ export interface FileEntry {
  * look are ignored: a cleanly stopped cluster has no such churn, and a running one
  * is refused before its listing matters.
  */
-export function listDataDir (root: string, side: Side): FileEntry[] {
-  const out: FileEntry[] = []
+export function listDataDir (root: string, side: Side): FileList {
+  const out = new FileList()
   walk(root, '', out, side)
-  return out
+  return out.finish(side)
 }
 
-function walk (root: string, rel: string, out: FileEntry[], side: Side): void {
+function walk (root: string, rel: string, out: FileList, side: Side): void {
   let names: string[]
   try {
     names = readdirSync(rel === '' ? root : join(root, rel))
@@ -54,9 +55,9 @@ function walk (root: string, rel: string, out: FileEntry[], side: Side): void {
     const st = lstatOrNull(full, side)
     if (st === null) continue
     if (st.isFile()) {
-      out.push({ path, type: 'file', size: st.size })
+      out.add(path, 'file', st.size)
     } else if (st.isDirectory()) {
-      out.push({ path, type: 'dir', size: 0 })
+      out.add(path, 'dir', 0)
       if (path !== JOURNAL_DIR) walk(root, path, out, side)
     } else if (st.isSymbolicLink()) {
       let target: string
@@ -64,9 +65,9 @@ function walk (root: string, rel: string, out: FileEntry[], side: Side): void {
       const followed = rel === 'pg_tblspc' || path === 'pg_wal'
       if (path === 'pg_wal') {
         // pg_wal may live elsewhere; to the rewind it is just the WAL directory
-        out.push({ path, type: 'dir', size: 0 })
+        out.add(path, 'dir', 0)
       } else {
-        out.push({ path, type: 'symlink', size: 0, linkTarget: target })
+        out.add(path, 'symlink', 0, target)
       }
       if (followed) {
         let tst: Stats

@@ -87,8 +87,9 @@ export function rangesCount (r: BlockRanges): number {
   return n
 }
 
-/** Only blocks below `limit`. */
+/** Only blocks below `limit` (`r` itself when it has none past it: the scan's ranges are already exact). */
 export function clipRanges (r: BlockRanges, limit: number): BlockRanges {
+  if (r.length === 0 || r[r.length - 1][1] <= limit) return r
   const out: BlockRanges = []
   for (const [a, b] of r) {
     if (a >= limit) break

@@ -3,8 +3,9 @@ import { parseWalFileName } from '../format/lsn'
 import { isRelationDataFile } from '../format/relpath'
 import { VersionInfo, BLCKSZ } from '../format/versions'
 import { FileEntry, FileType } from '../source/types'
+import { FileList, mergeLists } from '../datadir/filelist'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
-import { BlockRanges, clipRanges, iterBlocks, rangesCount } from './blockranges'
+import { BlockRanges, clipRanges, iterBlocks, rangesCount, unionRanges } from './blockranges'
 
 /**
  * The file map: for every path in either data directory, what to do with it.
@@ -51,8 +52,8 @@ export function isExcluded (path: string): boolean {
 }
 
 export interface FileMapInput {
-  source: FileEntry[]
-  target: FileEntry[]
+  source: FileList
+  target: FileList
   /** target version (relation paths, tablespace directory name) */
   version: VersionInfo
   segSize: number
@@ -60,17 +61,8 @@ export interface FileMapInput {
   keepWal: ReadonlySet<string>
   /** first WAL segment number that is not common history (segment of the divergence point) */
   divergenceSegNo: bigint
-  /** changed main-fork blocks per relation segment file path (from scanWal) */
-  changedBlocks: ReadonlyMap<string, BlockRanges>
-}
-
-function toMap (entries: FileEntry[], side: 'source' | 'target'): Map<string, FileEntry> {
-  const m = new Map<string, FileEntry>()
-  for (const e of entries) {
-    if (m.has(e.path)) throw new PgRewindError('INTERNAL', `duplicate ${side} file "${e.path}"`)
-    m.set(e.path, e)
-  }
-  return m
+  /** changed main-fork blocks of a relation segment file (from scanWal) */
+  changedBlocks: (path: string) => BlockRanges | undefined
 }
 
 /** pg_wal/<24 hex digits>: a WAL segment (not .partial, .history …). */
@@ -137,32 +129,45 @@ function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefine
   return { path, sourceSize: src.size, targetSize: tgt.size, type: 'file', action }
 }
 
-/** Build the ordered file map. */
+/**
+ * The ordered file map: the entries that do something (an action, or blocks to
+ * fetch). Both listings are walked together, each path decided as it is met: no map
+ * of either side, and no entry kept for the paths that need nothing (most of them).
+ */
 export function buildFileMap (input: FileMapInput): PlanEntry[] {
-  const src = toMap(input.source, 'source')
-  const tgt = toMap(input.target, 'target')
-  for (const e of input.source) {
-    if (e.type !== 'file' && isRelationDataFile(e.path, input.version)) {
-      throw new PgRewindError('FILE_TYPE_MISMATCH', `data file "${e.path}" in source is not a regular file`, { data: { path: e.path } })
+  const { source, target } = input
+  for (let i = 0; i < source.length; i++) {
+    if (source.type(i) !== 'file' && isRelationDataFile(source.path(i), input.version)) {
+      throw new PgRewindError('FILE_TYPE_MISMATCH', `data file "${source.path(i)}" in source is not a regular file`, { data: { path: source.path(i) } })
     }
   }
   const entries: PlanEntry[] = []
-  // every path once: the source's, then the target's the source lacks (no array of both sides' paths)
-  for (const [path, s] of src) entries.push(decideOne(path, s, tgt.get(path), input))
-  for (const [path, t] of tgt) if (!src.has(path)) entries.push(decideOne(path, undefined, t, input))
-  entries.sort((a, b) => {
+  mergeLists(source, target, (path, s, t) => {
+    const e = decideOne(path, s < 0 ? undefined : source.entry(s), t < 0 ? undefined : target.entry(t), input)
+    if (isActive(e)) entries.push(e)
+  })
+  return sortEntries(entries)
+}
+
+/** A scan's changed blocks (a record by path, parsed from JSON) as the file map asks for them: only its own keys. */
+export function changedBlocksOf (blocks: Readonly<Record<string, BlockRanges>>): (path: string) => BlockRanges | undefined {
+  return path => Object.hasOwn(blocks, path) ? blocks[path] : undefined
+}
+
+/** pg_rewind's order: by action, then by path (removals in reverse, children before their directory). */
+export function sortEntries (entries: PlanEntry[]): PlanEntry[] {
+  return entries.sort((a, b) => {
     const d = ACTION_ORDER[a.action] - ACTION_ORDER[b.action]
     if (d !== 0) return d
     const c = a.path < b.path ? -1 : a.path > b.path ? 1 : 0
     return a.action === 'remove' ? -c : c
   })
-  return entries
 }
 
 /** One path's entry: its action, and the changed blocks the WAL names within both copies. */
 function decideOne (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
   const entry = decide(path, s, t, input)
-  const changed = input.changedBlocks.get(path)
+  const changed = input.changedBlocks(path)
   if (changed !== undefined && t !== undefined && s !== undefined) {
     if (t.type !== 'file') throw new PgRewindError('FILE_TYPE_MISMATCH', `unexpected page modification for non-regular file "${path}"`, { data: { path } })
     // Blocks past the end of either copy are handled by COPY_TAIL/TRUNCATE.
@@ -171,6 +176,50 @@ function decideOne (path: string, s: FileEntry | undefined, t: FileEntry | undef
     if (rangesCount(kept) > 0) entry.blocks = kept
   }
   return entry
+}
+
+/** A relation file both sides have whose blocks a comparison may look at: up to the shorter copy. */
+export interface SharedRelationFile { path: string, sourceSize: number, targetSize: number }
+
+/**
+ * Regular files both sides have that `want` selects, for a block comparison with the
+ * source (their blocks join the map through addBlocks).
+ */
+export function sharedFiles (source: FileList, target: FileList, want: (path: string) => boolean): SharedRelationFile[] {
+  const out: SharedRelationFile[] = []
+  mergeLists(source, target, (path, s, t) => {
+    if (s < 0 || t < 0 || source.type(s) !== 'file' || target.type(t) !== 'file' || !want(path)) return
+    out.push({ path, sourceSize: source.size(s), targetSize: target.size(t) })
+  })
+  return out
+}
+
+/**
+ * More blocks to fetch (a comparison's), for files `shared` lists: joined to the
+ * map's entry, or an entry made (in order) for a file the map left alone (both
+ * copies the same size). Returns how many blocks were new.
+ */
+export function addBlocks (map: PlanEntry[], shared: readonly SharedRelationFile[], blocks: ReadonlyMap<string, BlockRanges>): number {
+  if (blocks.size === 0) return 0
+  let added = 0
+  const left = new Map(blocks)
+  for (const e of map) {
+    const r = left.get(e.path)
+    if (r === undefined) continue
+    left.delete(e.path)
+    const before = rangesCount(e.blocks ?? [])
+    e.blocks = unionRanges(e.blocks ?? [], r)
+    added += rangesCount(e.blocks) - before
+  }
+  if (left.size === 0) return added
+  for (const f of shared) {
+    const r = left.get(f.path)
+    if (r === undefined || rangesCount(r) === 0) continue
+    map.push({ path: f.path, sourceSize: f.sourceSize, targetSize: f.targetSize, type: 'file', action: 'none', blocks: r })
+    added += rangesCount(r)
+  }
+  sortEntries(map)
+  return added
 }
 
 /**
@@ -189,9 +238,14 @@ export function replacedWhole (e: Pick<PlanEntry, 'action' | 'blocks' | 'sourceS
   return size > 0 && size % BLCKSZ === 0 && (e.sourceSize ?? 0) >= size && rangesCount(e.blocks) * BLCKSZ === size
 }
 
-/** Entries that do something (an action, or blocks to fetch). */
+/** An entry that does something (an action, or blocks to fetch). */
+function isActive (e: PlanEntry): boolean {
+  return e.action !== 'none' || e.blocks !== undefined
+}
+
+/** Entries that do something. */
 export function activeEntries (map: PlanEntry[]): PlanEntry[] {
-  return map.filter(e => e.action !== 'none' || e.blocks !== undefined)
+  return map.filter(isActive)
 }
 
 /** pg_rewind's --debug map: `PATH (ACTION)` then `block N` lines. */
@@ -214,9 +268,8 @@ export interface MapTotals {
   journalBytes: number
 }
 
-export function mapTotals (map: PlanEntry[], source: FileEntry[]): MapTotals {
-  let sourceBytes = 0
-  for (const e of source) if (e.type === 'file') sourceBytes += e.size
+export function mapTotals (map: PlanEntry[], source: FileList): MapTotals {
+  const sourceBytes = source.fileBytes()
   let fetchBytes = 0
   let blocks = 0
   let journalBytes = 0

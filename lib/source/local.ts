@@ -4,7 +4,8 @@ import { PgRewindError } from '../errors'
 import { readAt, readWholeFile } from '../datadir/files'
 import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf } from '../datadir/ioqueue'
 import { listDataDir } from '../datadir/listing'
-import { ChunkSink, FetchHooks, FetchRequest, FileEntry, RewindSource } from './types'
+import { ChunkSink, FetchHooks, FetchRequest, RewindSource } from './types'
+import type { FileList } from '../datadir/filelist'
 
 const CHUNK = 1024 * 1024
 /** block requests of one file gathered before their spans are read */
@@ -20,7 +21,7 @@ export class LocalSource implements RewindSource {
     this.description = `source data directory "${pgdata}"`
   }
 
-  async listFiles (): Promise<FileEntry[]> {
+  async listFiles (): Promise<FileList> {
     return listDataDir(this.pgdata, 'source')
   }
 

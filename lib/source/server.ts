@@ -8,7 +8,8 @@ import { formatConnString } from '../libpq/conninfo'
 import { describeConnInfo, ResolvedConnInfo, resolveConnInfo, standbyConnPairs } from '../libpq/resolve'
 import { redactPairs } from '../libpq/secrets'
 import { PgServerError, WireSession } from './pgwire'
-import { ChunkSink, FetchRequest, FileEntry, RewindSource } from './types'
+import { ChunkSink, FetchRequest, RewindSource } from './types'
+import { FileList } from '../datadir/filelist'
 
 /**
  * A running source server read over an ordinary SQL connection, as pg_rewind's
@@ -236,10 +237,10 @@ export class ServerSource implements RewindSource {
     }
   }
 
-  async listFiles (): Promise<FileEntry[]> {
+  async listFiles (): Promise<FileList> {
     const rows = await this.query<{ path: string, size: string | null, isdir: boolean, link_target: string | null }>(
       LIST_SQL, [], 'could not fetch file list', 'reading the file list')
-    const out: FileEntry[] = []
+    const out = new FileList()
     for (const r of rows) {
       // removed while the query ran
       if (r.size === null) continue
@@ -250,15 +251,15 @@ export class ServerSource implements RewindSource {
       if (link !== '') {
         // an in-place tablespace (allow_in_place_tablespaces) reports a relative
         // location: it is a plain directory under pg_tblspc/, not a link
-        if (link.startsWith('/')) out.push({ path: r.path, type: 'symlink', size: 0, linkTarget: link })
-        else out.push({ path: r.path, type: 'dir', size: 0 })
+        if (link.startsWith('/')) out.add(r.path, 'symlink', 0, link)
+        else out.add(r.path, 'dir', 0)
       } else if (r.isdir) {
-        out.push({ path: r.path, type: 'dir', size: 0 })
+        out.add(r.path, 'dir', 0)
       } else {
-        out.push({ path: r.path, type: 'file', size: Number(r.size) })
+        out.add(r.path, 'file', Number(r.size))
       }
     }
-    return out
+    return out.finish('source')
   }
 
   async readFile (path: string): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import { ControlFile } from '../format/controlfile'
 import { Lsn } from '../format/lsn'
-import type { FileEntry } from '../datadir/listing'
+import type { FileList } from '../datadir/filelist'
 
 /**
  * Where the source's files come from (PostgreSQL's pg_rewind calls this the
@@ -47,7 +47,8 @@ export interface RewindSource {
   readonly kind: 'local' | 'server'
   /** for messages; never contains a password */
   readonly description: string
-  listFiles (): Promise<FileEntry[]>
+  /** every file, directory and link, ordered by path */
+  listFiles (): Promise<FileList>
   /** a small whole file: pg_control, a history file */
   readFile (path: string): Promise<Buffer>
   /**

@@ -1,12 +1,13 @@
 import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
 import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
-import { activeEntries, buildFileMap, mapTotals, PlanEntry } from '../rewind/filemap'
+import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, PlanEntry, sharedFiles } from '../rewind/filemap'
 import { CompareCandidate, compareBlocks, CompareStats } from '../rewind/blockcompare'
 import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
 import { ForkNumber, parseRelationPath, RelationFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
-import { FileEntry, RewindSource } from '../source/types'
+import { RewindSource } from '../source/types'
+import type { FileList } from '../datadir/filelist'
 import { sealPlan } from '../rewind/plandigest'
 import { checkPlanFilePath, writePlanFile } from '../rewind/planfile'
 import { planSummaryOf } from '../rewind/plansummary'
@@ -36,57 +37,48 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
 /**
  * Relation files both sides have that `want` selects, block by block up to the
  * shorter one (the rest is the tail copy or the truncation): the blocks that differ
- * join the WAL's. Returns the blocks added and the comparison's statistics.
+ * join the map's. Returns the blocks added and the comparison's statistics.
  */
-async function compareFiles (map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo, source: RewindSource,
+async function compareFiles (map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
   pgdata: string, what: string, want: (r: RelationFile) => boolean, ports: Ports): Promise<{ added: number, stats: CompareStats }> {
-  const sizes = new Map(sourceFiles.map(f => [f.path, f.size]))
-  const tsizes = new Map(targetFiles.map(f => [f.path, f.size]))
-  const candidates: CompareCandidate[] = []
-  for (const e of map) {
-    if (e.type !== 'file' || (e.action !== 'none' && e.action !== 'copy_tail' && e.action !== 'truncate')) continue
-    const r = parseRelationPath(e.path, target.version)
-    if (r === null || r.fork !== ForkNumber.MAIN || r.tempProcNumber !== null || !want(r)) continue
-    const s = sizes.get(e.path)
-    const t = tsizes.get(e.path)
-    if (s === undefined || t === undefined) continue
-    candidates.push({ path: e.path, blocks: Math.floor(Math.min(s, t) / BLCKSZ) })
-  }
+  const shared = sharedFiles(sourceFiles, targetFiles, path => {
+    const r = parseRelationPath(path, target.version)
+    return r !== null && r.fork === ForkNumber.MAIN && r.tempProcNumber === null && want(r)
+  })
+  const candidates: CompareCandidate[] = shared.map(f => ({ path: f.path, blocks: Math.floor(Math.min(f.sourceSize, f.targetSize) / BLCKSZ) }))
   ports.log.progress(`comparing ${candidates.length} relation files block by block with the source (${what})`)
   const { differing, stats } = await compareBlocks(pgdata, candidates, source, { checkCancelled: ports.checkCancelled })
-  const byPath = new Map(map.map(e => [e.path, e]))
-  let added = 0
-  for (const [path, ranges] of differing) {
-    const e = byPath.get(path)
-    if (e === undefined) continue
-    const before = rangesCount(e.blocks ?? [])
-    e.blocks = unionRanges(e.blocks ?? [], ranges)
-    added += rangesCount(e.blocks) - before
-  }
-  return { added, stats }
+  return { added: addBlocks(map, shared, differing), stats }
 }
 
 /** Compare mode: every relation file both sides have. */
-async function compareAll (map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo, source: RewindSource,
+async function compareAll (map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
   pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
   const { added, stats } = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, why, () => true, ports)
   return { kind: 'compare', why, extraBlocks: added, comparison: stats }
 }
 
-/** The hint rule's blocks added to the WAL's (before the file map is built): how many were new. */
-function addRuleBlocks (changed: Map<string, BlockRanges>, hints: HintScan): number {
+/**
+ * The hint rule's blocks joined to the WAL's (before the file map is built), kept
+ * apart from the scan's (which is not copied): where a file's blocks are, and how
+ * many were new.
+ */
+function withRuleBlocks (walBlocks: Record<string, BlockRanges>, hints: HintScan | null): { blocksOf: (path: string) => BlockRanges | undefined, added: number } {
+  const wal = changedBlocksOf(walBlocks)
+  if (hints === null) return { blocksOf: wal, added: 0 }
+  const joined = new Map<string, BlockRanges>()
   let added = 0
   for (const [path, r] of Object.entries(hints.blocks)) {
-    const before = changed.get(path) ?? []
+    const before = wal(path) ?? []
     const u = unionRanges(before, r)
     added += rangesCount(u) - rangesCount(before)
-    changed.set(path, u)
+    joined.set(path, u)
   }
-  return added
+  return { blocksOf: path => joined.get(path) ?? wal(path), added }
 }
 
 /** The rule's second half: the indexes it named (and whole databases whose catalog it could not read) compared with the source. */
-async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[], sourceFiles: FileEntry[], targetFiles: FileEntry[], target: ClusterInfo,
+async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo,
   source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
   const vi = target.version
   const key = (r: { spcOid: number, dbOid: number, relNumber: number }): string => `${r.spcOid}/${r.dbOid}/${r.relNumber}`
@@ -156,36 +148,35 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     let method: BlockMethod = { kind: 'wal', why: 'every block the target changed since the divergence is in its WAL (pg_rewind\'s way)', extraBlocks: 0, comparison: null }
     if (d.rewindNeeded) {
       const scan = input.scan!
-      const changed = new Map(Object.entries(scan.changedBlocks))
       const asked = input.options?.compareBlocks === true
       const ruleWhy = hintRuleWhy(d.hintsLogged, scan.parameterChangeAfterFork === null ? null : parseLsn(scan.parameterChangeAfterFork))
       const hints = !asked && ruleWhy !== null ? scan.hints : null
-      const ruleBlocks = hints !== null ? addRuleBlocks(changed, hints) : 0
-      const map = buildFileMap({
+      const { blocksOf, added: ruleBlocks } = withRuleBlocks(scan.changedBlocks, hints)
+      entries = buildFileMap({
         source: sourceFiles,
         target: targetFiles,
         version: target.version,
         segSize: d.segSize,
         keepWal: new Set(d.keepWal),
         divergenceSegNo: lsnToSegNo(parseLsn(d.divergeLsn), d.segSize),
-        changedBlocks: changed
+        changedBlocks: blocksOf
       })
-      if (asked) method = await compareAll(map, sourceFiles, targetFiles, target, source, pgdata, 'asked for (compareBlocks)', ports)
-      else if (hints !== null) method = await hintMethod(hints, ruleBlocks, map, sourceFiles, targetFiles, target, source, pgdata, ports)
+      if (asked) method = await compareAll(entries, sourceFiles, targetFiles, target, source, pgdata, 'asked for (compareBlocks)', ports)
+      else if (hints !== null) method = await hintMethod(hints, ruleBlocks, entries, sourceFiles, targetFiles, target, source, pgdata, ports)
       else if (ruleWhy !== null) {
         // the scan was made without the rule (scanWal with compareBlocks): compare everything
-        method = await compareAll(map, sourceFiles, targetFiles, target, source, pgdata, `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, ports)
+        method = await compareAll(entries, sourceFiles, targetFiles, target, source, pgdata, `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, ports)
       }
-      entries = activeEntries(map)
     } else {
       // No rewind: but a node left without the new timeline's history files may not
       // follow the source onto it, so copy the ones it lacks.
-      const have = new Set(targetFiles.map(f => f.path))
-      entries = d.sameTimeline
-        ? []
-        : sourceFiles
-          .filter(f => f.type === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(f.path) && !have.has(f.path))
-          .map(f => ({ path: f.path, action: 'copy' as const, type: 'file' as const, sourceSize: f.size }))
+      entries = []
+      for (let i = 0; !d.sameTimeline && i < sourceFiles.length; i++) {
+        const path = sourceFiles.path(i)
+        if (sourceFiles.type(i) === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(path) && targetFiles.indexOf(path) < 0) {
+          entries.push({ path, action: 'copy', type: 'file', sourceSize: sourceFiles.size(i) })
+        }
+      }
     }
     const totals = mapTotals(entries, sourceFiles)
     const discards = await discardReport(input, d, source, src.version)

@@ -32,7 +32,7 @@ t.test('listing: files, directories, links as pg_rewind sees them', async t => {
   symlinkSync(ts, join(d, 'pg_tblspc', '16400'))
   writeFileSync(join(ts, 'inside'), 'xy')
   symlinkSync('/etc/hostname', join(d, 'linked.conf'))
-  t.same(listDataDir(d, 'target'), [
+  t.same([...listDataDir(d, 'target').entries()], [
     { path: 'base', type: 'dir', size: 0 },
     { path: 'base/f', type: 'file', size: 3 },
     { path: 'linked.conf', type: 'symlink', size: 0, linkTarget: '/etc/hostname' },

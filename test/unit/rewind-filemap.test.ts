@@ -1,8 +1,9 @@
 import t from 'tap'
 import { versionInfo } from '../../lib/format/versions'
 import { BlockRanges } from '../../lib/rewind/blockranges'
-import { Action, activeEntries, buildFileMap, FileMapInput, formatDebugMap, mapTotals, PlanEntry, replacedWhole } from '../../lib/rewind/filemap'
+import { Action, activeEntries, addBlocks, buildFileMap, changedBlocksOf, sharedFiles, FileMapInput, formatDebugMap, mapTotals, PlanEntry, replacedWhole } from '../../lib/rewind/filemap'
 import { FileEntry } from '../../lib/source/types'
+import { FileList } from '../../lib/datadir/filelist'
 
 /**
  * The file-action decision (pg_rewind 18's decide_file_action, src/bin/pg_rewind/
@@ -17,27 +18,29 @@ const file = (path: string, size: number): FileEntry => ({ path, type: 'file', s
 const dir = (path: string): FileEntry => ({ path, type: 'dir', size: 0 })
 const link = (path: string, to: string): FileEntry => ({ path, type: 'symlink', size: 0, linkTarget: to })
 
-function map (source: FileEntry[], target: FileEntry[], over: Partial<FileMapInput> = {}): PlanEntry[] {
+type Over = Partial<Omit<FileMapInput, 'source' | 'target' | 'changedBlocks'>> & { changedBlocks?: ReadonlyMap<string, BlockRanges> }
+
+function map (source: FileEntry[], target: FileEntry[], over: Over = {}): PlanEntry[] {
+  const changed = Object.fromEntries(over.changedBlocks ?? [])
   return buildFileMap({
-    source,
-    target,
     version: V18,
     segSize: SEG,
     keepWal: new Set(),
     divergenceSegNo: 3n,
-    changedBlocks: new Map(),
-    ...over
+    ...over,
+    source: FileList.of(source, 'source'),
+    target: FileList.of(target, 'target'),
+    changedBlocks: changedBlocksOf(changed)
   })
 }
 
-function actionOf (path: string, s: FileEntry | undefined, tg: FileEntry | undefined, over: Partial<FileMapInput> = {}): Action {
+/** A path the map has no entry for needs nothing (the map holds only what does something). */
+function actionOf (path: string, s: FileEntry | undefined, tg: FileEntry | undefined, over: Over = {}): Action {
   const m = map(s === undefined ? [] : [s], tg === undefined ? [] : [tg], over)
-  const e = m.find(x => x.path === path)
-  if (e === undefined) throw new Error(`no entry for ${path}`)
-  return e.action
+  return m.find(x => x.path === path)?.action ?? 'none'
 }
 
-interface Row { why: string, path: string, s?: FileEntry, t?: FileEntry, over?: Partial<FileMapInput>, want: Action }
+interface Row { why: string, path: string, s?: FileEntry, t?: FileEntry, over?: Over, want: Action }
 
 const rows: Row[] = [
   // the control file is written last by writeBackupLabel, never by the map
@@ -105,8 +108,9 @@ t.test('changed blocks: kept below the shorter copy, dropped where the file goes
   const [e] = map([file(p, 6 * 8192)], [file(p, 8 * 8192)], { changedBlocks: changed })
   t.equal(e.action, 'truncate')
   t.same(e.blocks, [[0, 2], [5, 6]], 'blocks past the source\'s end are the truncation\'s business')
-  const [e2] = map([file(p, 8 * 8192)], [file(p, 8 * 8192)], { changedBlocks: new Map([[p, [[8, 10]]]]) })
-  t.equal(e2.blocks, undefined, 'no block left below both ends')
+  t.same(map([file(p, 8 * 8192)], [file(p, 8 * 8192)], { changedBlocks: new Map([[p, [[8, 10]]]]) }), [], 'no block left below both ends: nothing to do')
+  const kept = map([file(p, 8 * 8192)], [file(p, 8 * 8192)], { changedBlocks: new Map([[p, [[1, 3]]]]) })
+  t.same(kept, [{ path: p, sourceSize: 8 * 8192, targetSize: 8 * 8192, type: 'file', action: 'none', blocks: [[1, 3]] }], 'a file with only changed blocks')
   const [only] = map([], [file(p, 8192)], { changedBlocks: changed })
   t.equal(only.action, 'remove')
   t.equal(only.blocks, undefined, 'a file that only the target has gets no blocks')
@@ -126,10 +130,38 @@ t.test('order: creations, copies, tails, block-only, truncations, removals (deep
   t.ok(formatDebugMap(m).includes('block 0'), 'changed blocks are listed as pg_rewind --debug lists them')
 })
 
+t.test('both listings walked together: unordered input, paths on one side, on the other, on both', async t => {
+  const m = map(
+    [file('b.conf', 1), dir('a'), file('a/x', 1), file('a.conf', 2), file(`${DB}/1`, 8192)],
+    [file('a.conf', 2), file(`${DB}/1`, 8192), file('c', 1), file('a/x', 1), dir('a'), file('a/y', 1)])
+  t.same(m.map(e => `${e.action} ${e.path}`), ['copy a.conf', 'copy a/x', 'copy b.conf', 'remove c', 'remove a/y'],
+    'every path decided once, whichever side lists it first')
+})
+
+t.test('blocks from a comparison: joined to an entry, or a new entry in pg_rewind\'s order', async t => {
+  const source = [file(`${DB}/1`, 2 * 8192), file(`${DB}/2`, 4 * 8192), file(`${DB}/3`, 8192), file('z', 1)]
+  const target = [file(`${DB}/1`, 2 * 8192), file(`${DB}/2`, 3 * 8192), file(`${DB}/3`, 2 * 8192), dir('old')]
+  const m = map(source, target, { changedBlocks: new Map([[`${DB}/2`, [[0, 1]]]]) })
+  const shared = sharedFiles(FileList.of(source, 'source'), FileList.of(target, 'target'), p => p.startsWith(DB))
+  t.same(shared.map(f => f.path), [`${DB}/1`, `${DB}/2`, `${DB}/3`], 'regular files both sides have, that the predicate selects')
+  const added = addBlocks(m, shared, new Map<string, BlockRanges>([[`${DB}/1`, [[1, 2]]], [`${DB}/2`, [[0, 2]]], [`${DB}/3`, [[0, 1]]]]))
+  t.equal(added, 1 + 1 + 1, 'the blocks not already in the map')
+  t.same(m.map(e => `${e.action} ${e.path} ${JSON.stringify(e.blocks ?? null)}`), [
+    'copy z null', `copy_tail ${DB}/2 [[0,2]]`, `none ${DB}/1 [[1,2]]`, `truncate ${DB}/3 [[0,1]]`, 'remove old null'
+  ], 'a file the map left alone gets an entry in its place')
+  t.equal(addBlocks(m, shared, new Map()), 0, 'nothing to add')
+})
+
+t.test('a path that names a property every object has is not a changed file', async t => {
+  t.same(map([file('constructor', 1), file('toString', 1)], [file('constructor', 1), file('toString', 1)]).map(e => `${e.path} ${JSON.stringify(e.blocks ?? null)}`),
+    ['constructor null', 'toString null'], 'copied as files, without blocks')
+  t.equal(changedBlocksOf({ a: [[0, 1]] })('__proto__'), undefined)
+})
+
 t.test('totals: what is fetched and what the source holds', async t => {
   const source = [file('z.conf', 100), file(`${DB}/1`, 3 * 8192), file(`${DB}/3`, 3 * 8192), dir('d')]
   const m = map(source, [file(`${DB}/1`, 8192), file(`${DB}/3`, 3 * 8192)], { changedBlocks: new Map([[`${DB}/3`, [[0, 2]]]]) })
-  t.same(mapTotals(m, source), { sourceBytes: 100 + 6 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2, journalBytes: 2 * 8192 })
+  t.same(mapTotals(m, FileList.of(source, 'source')), { sourceBytes: 100 + 6 * 8192, fetchBytes: 100 + 2 * 8192 + 2 * 8192, blocks: 2, journalBytes: 2 * 8192 })
 })
 
 t.test('a file whose changed blocks cover it is replaced whole: the same bytes fetched, nothing for the journal to copy', async t => {
@@ -141,7 +173,7 @@ t.test('a file whose changed blocks cover it is replaced whole: the same bytes f
   t.same(m.filter(replacedWhole).map(e => `${e.action} ${e.path}`), [`copy_tail ${DB}/1`, `none ${DB}/3`],
     'covered with a tail, and covered block by block; not one block short, not a file the source has shorter')
   t.same(by(`${DB}/1`).blocks, [[0, 2]], 'the plan keeps the blocks (pg_rewind\'s --debug map)')
-  t.same(mapTotals(m, source), { sourceBytes: 9 * 8192, fetchBytes: 3 * 8192 + 2 * 8192 + 8192 + 2 * 8192, blocks: 7, journalBytes: 8192 + 2 * 8192 + 8192 }, 'the journal keeps the one block of 4, and the two blocks and the cut tail of 5')
+  t.same(mapTotals(m, FileList.of(source, 'source')), { sourceBytes: 9 * 8192, fetchBytes: 3 * 8192 + 2 * 8192 + 8192 + 2 * 8192, blocks: 7, journalBytes: 8192 + 2 * 8192 + 8192 }, 'the journal keeps the one block of 4, and the two blocks and the cut tail of 5')
   t.notOk(replacedWhole({ action: 'none', blocks: [[0, 1]], sourceSize: 8192, targetSize: 8192 + 100 }), 'a torn target file is patched block by block')
   t.notOk(replacedWhole({ action: 'none', blocks: [[0, 1]], targetSize: 8192 }), 'a plan without the source size is never copied whole')
 })

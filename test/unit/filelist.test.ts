@@ -1,0 +1,37 @@
+import t from 'tap'
+import { FileList, mergeLists } from '../../lib/datadir/filelist'
+
+t.test('a listing in columns: ordered by path, links kept with their rows, duplicates refused', async t => {
+  const l = new FileList()
+  l.add('a/b', 'file', 3)
+  l.add('a', 'dir', 0)
+  l.add('pg_tblspc/16400', 'symlink', 0, '/ts')
+  l.add('a.b', 'file', 2 ** 40)
+  l.finish('target')
+  t.same([...l.entries()], [
+    { path: 'a', type: 'dir', size: 0 },
+    { path: 'a.b', type: 'file', size: 2 ** 40 },
+    { path: 'a/b', type: 'file', size: 3 },
+    { path: 'pg_tblspc/16400', type: 'symlink', size: 0, linkTarget: '/ts' }
+  ], 'a walk\'s order ("a/b" before "a.b") becomes the paths\' order; sizes past 32 bits kept')
+  t.equal(l.indexOf('a/b'), 2)
+  t.equal(l.indexOf('a/c'), -1)
+  t.equal(l.indexOf(''), -1)
+  t.equal(l.fileBytes(), 2 ** 40 + 3, 'regular files only')
+  const d = new FileList()
+  d.add('x', 'file', 1)
+  d.add('w', 'file', 1)
+  d.add('x', 'dir', 0)
+  t.throws(() => d.finish('source'), { code: 'INTERNAL', message: 'duplicate source file "x"' })
+})
+
+t.test('two listings walked together', async t => {
+  const s = FileList.of(['a', 'c', 'd'].map(path => ({ path, type: 'file' as const, size: 1 })), 'source')
+  const g = FileList.of(['b', 'c', 'e'].map(path => ({ path, type: 'file' as const, size: 1 })), 'target')
+  const seen: string[] = []
+  mergeLists(s, g, (path, i, j) => seen.push(`${path} ${i} ${j}`))
+  t.same(seen, ['a 0 -1', 'b -1 0', 'c 1 1', 'd 2 -1', 'e -1 2'])
+  const none: string[] = []
+  mergeLists(new FileList(), new FileList(), p => none.push(p))
+  t.same(none, [])
+})
