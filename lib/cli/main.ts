@@ -4,6 +4,9 @@ import { isSingleExecutable, printError } from './output'
 import { REWIND_HELP, rewindCommand } from './rewind'
 import { VERSION } from '../version'
 import { versionLine } from './version'
+import { boundYoungGeneration } from '../heap'
+
+boundYoungGeneration()
 
 async function main (argv: string[]): Promise<number> {
   // like pg_rewind, --help and --version count only as the first argument

@@ -5,6 +5,7 @@ import { Progress } from '../steps/types'
 import { Job } from './job'
 import { LogLevel } from './log'
 import { StepMethod } from './handlers'
+import { WORKER_HEAP_LIMITS } from '../heap'
 
 export interface WorkerInput {
   method: StepMethod
@@ -43,8 +44,8 @@ function seaWorkerCode (): string | null {
 
 function startWorker (workerData: WorkerInput): Worker {
   const code = seaWorkerCode()
-  if (code !== null) return new Worker(code, { eval: true, workerData, stdout: true, stderr: true })
-  return new Worker(WORKER, { workerData, stdout: true, stderr: true, execArgv: WORKER_EXEC_ARGV })
+  if (code !== null) return new Worker(code, { eval: true, workerData, stdout: true, stderr: true, resourceLimits: WORKER_HEAP_LIMITS })
+  return new Worker(WORKER, { workerData, stdout: true, stderr: true, execArgv: WORKER_EXEC_ARGV, resourceLimits: WORKER_HEAP_LIMITS })
 }
 
 /**

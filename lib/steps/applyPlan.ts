@@ -21,6 +21,14 @@ async function settle (p: Promise<unknown> | undefined): Promise<{ e: unknown } 
   return await (p ?? Promise.resolve()).then(() => null, (e: unknown) => ({ e }))
 }
 
+/** A whole-file copy's request: its plan entry's number comes back with its data. */
+interface CopyRequest extends FetchRequest { entry: number }
+
+/** What the writer checks each entry's path for, one at a time (not an array of them). */
+function * pathOps (entries: PlanEntry[]): Generator<{ path: string, op: PathOp, linkTarget?: string }> {
+  for (const e of entries) yield { path: e.path, op: pathOp(e), linkTarget: e.linkTarget }
+}
+
 function pathOp (e: PlanEntry): PathOp {
   switch (e.action) {
     case 'create': return e.type === 'symlink' ? 'symlink creation' : 'directory creation'
@@ -78,16 +86,33 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   }
   const staged = (path: string): boolean => path.startsWith('pg_wal/') || path === MARKER_FILE
   const dest = (path: string): string => staged(path) ? `${path}${TEMP_SUFFIX}` : path
-  const copies = new Set(plan.entries.filter(copiedWhole).map(e => e.path))
+  // Files copied whole, by entry number: a flag each, not a set of their paths (a
+  // plan of many files has tens of thousands). Their requests carry the number back.
+  const entries = plan.entries
+  const copyState = new Uint8Array(entries.length)
   // copies not written to yet: emptied when their first data arrives (and not
   // before: an interrupted run leaves the files it did not reach as they were)
-  const unopened = new Set(copies)
+  const UNOPENED = 1
+  const OPENED = 2
+  const VANISHED = 3
+  for (let i = 0; i < entries.length; i++) if (copiedWhole(entries[i])) copyState[i] = UNOPENED
+  /** `i`'s copy is to be written now: true the first time (the caller opens it, emptied) */
+  const firstWrite = (i: number): boolean => {
+    if (copyState[i] !== UNOPENED) return false
+    copyState[i] = OPENED
+    return true
+  }
   const sink = (req: FetchRequest, off: number, data: Buffer): void => {
     if (req.wholeFile !== true) return writer.writeAt(req.path, off, data)
-    if (unopened.delete(req.path)) writer.open(dest(req.path), true)
+    if (firstWrite((req as CopyRequest).entry)) writer.open(dest(req.path), true)
     writer.writeAt(dest(req.path), off, data)
   }
-  const vanishedCopies = new Set<string>()
+  // a copy's entry by path, for a file the running source dropped (rare: made when needed)
+  let copyOf: Map<string, number> | null = null
+  const copyEntry = (path: string): number | undefined => {
+    copyOf ??= new Map(entries.flatMap((e, i) => copyState[i] !== 0 ? [[e.path, i]] : []))
+    return copyOf.get(path)
+  }
   // other files that vanished: removed once the old bytes of their blocks are journaled
   // (removing one asks the journal to take it whole)
   const vanishedFiles = new Set<string>()
@@ -95,14 +120,15 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   // a file the running source no longer has: pg_rewind 14+ removes it on the target too
   const vanished = (path: string): void => {
     ports.log.debug(`file "${path}" was removed on the source while it was copied; removing it on the target`)
-    if (!copies.has(path)) {
+    const i = copyEntry(path)
+    if (i === undefined) {
       if (vanishedFiles.has(path)) return
       vanishedFiles.add(path)
       if (blocksJournaled) writer.removeFile(path)
       return
     }
-    vanishedCopies.add(path)
-    const opened = !unopened.delete(path)
+    const opened = copyState[i] === OPENED
+    copyState[i] = VANISHED
     if (dest(path) !== path) {
       // drop what was fetched of it; the target's own file goes after the fetch
       if (opened) writer.removeFile(dest(path))
@@ -115,17 +141,19 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   // Whole files and tails first, changed blocks after: the journal saves the blocks'
   // old bytes while the whole files are copied (they touch other files or bytes)
   function * changedBlocks (): Generator<FetchRequest> {
-    for (const e of plan.entries) {
+    for (const e of entries) {
       ports.checkCancelled?.()
       if (vanishedFiles.has(e.path)) continue
       for (const [a, b] of blocksToWrite(e) ?? []) yield { path: e.path, offset: a * BLCKSZ, length: (b - a) * BLCKSZ }
     }
   }
   function * wholeFilesAndTails (): Generator<FetchRequest> {
-    for (const e of plan.entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
       ports.checkCancelled?.()
-      if (copies.has(e.path)) {
-        yield { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true }
+      if (copyState[i] !== 0) {
+        const req: CopyRequest = { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true, entry: i }
+        yield req
         applied++
         continue
       }
@@ -149,7 +177,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   try {
     const src = await readClusterInfo(p => source.readFile(p), 'source')
     checkSourceUnchanged(source.kind, clusterIdentity(src), plan.source, 'the plan')
-    writer.precheck(plan.entries.map(e => ({ path: e.path, op: pathOp(e), linkTarget: e.linkTarget })))
+    writer.precheck(pathOps(entries))
     if (!dryRun) {
       const report = preflight(pgdata, plan, { journalDir: useJournal ? (opts.journalDir ?? pgdata) : null, restoreTargetWal: opts.restoreTargetWal === true })
       if (useJournal) {
@@ -170,7 +198,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     const hooks: FetchHooks | undefined = !dryRun && source.kind === 'local'
       ? {
           copyFile: async (req, from) => {
-            unopened.delete(req.path)
+            firstWrite((req as CopyRequest).entry)
             return await writer.copyFileFrom(from, dest(req.path), req.length)
           }
         }
@@ -187,13 +215,15 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     blocksJournaled = true
     for (const path of vanishedFiles) writer.removeFile(path)
     await source.fetch(changedBlocks(), sink, onBytes, ports.checkCancelled, vanished, hooks)
-    for (const path of copies) {
-      if (vanishedCopies.has(path)) {
+    for (let i = 0; i < entries.length; i++) {
+      if (copyState[i] === 0) continue
+      const path = entries[i].path
+      if (copyState[i] === VANISHED) {
         writer.removeFile(path)
         continue
       }
       // a local source sends no chunk for an empty file
-      if (unopened.delete(path)) writer.open(dest(path), true)
+      if (firstWrite(i)) writer.open(dest(path), true)
       if (path === MARKER_FILE) {
         // the source's postgresql.auto.conf, still with the marker
         writer.close()
@@ -203,7 +233,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
         writer.commitStaged(path)
       }
     }
-    for (const e of plan.entries) {
+    for (const e of entries) {
       if (!isLast(e)) continue
       ports.checkCancelled?.()
       if (e.action === 'truncate') writer.truncate(e.path, e.sourceSize ?? 0)
@@ -224,7 +254,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   return {
     dryRun,
     bytesFetched,
-    filesCopied: plan.entries.filter(e => e.action === 'copy').length,
+    filesCopied: entries.filter(e => e.action === 'copy').length,
     filesTruncated: s.filesTruncated,
     filesRemoved: s.filesRemoved,
     dirsCreated: s.dirsCreated,

@@ -113,6 +113,9 @@ function eachLine (path: string, f: (line: string, last: boolean) => boolean): v
   } finally { closeSync(fd) }
 }
 
+const asideSeq = (a: number): number => Math.floor(a / 2)
+const asideHow = (a: number): 'rename' | 'copy' => a % 2 === 1 ? 'copy' : 'rename'
+
 export class Journal {
   /** the committed intents (all of them, or only the state intents: see `kept`) */
   private readonly intents: Intent[] = []
@@ -122,8 +125,11 @@ export class Journal {
   private dataFd = -1
   private dataSize = 0
   private readonly devOfDir = new Map<string, number>()
-  private readonly asides = new Map<string, Intent & { op: 'aside' }>()
+  /** the aside intents by path, as seq · 2 + 1 where the file is copied (another file system): not an object each */
+  private readonly asides = new Map<string, number>()
   private readonly moved = new Set<number>()
+  /** the journal directory's file system (a file on another is copied aside, not moved) */
+  private dev = -1
   /**
    * paths whose undo puts the whole file back (moved aside, created, rewritten): one
    * of them may go without a new intent. A file with only block intents may not: undo
@@ -233,8 +239,8 @@ export class Journal {
     this.require('indexes', 'described')
     let n = this.dataSize
     for (const a of this.asides.values()) {
-      if (a.how === 'copy') {
-        try { n += statSync(join(this.dir, 'files', String(a.seq))).size } catch { /* not there */ }
+      if (asideHow(a) === 'copy') {
+        try { n += statSync(join(this.dir, 'files', String(asideSeq(a)))).size } catch { /* not there */ }
       }
     }
     return n
@@ -274,7 +280,7 @@ export class Journal {
   /** What an intent, committed or pending, tells about its path. */
   private index (i: Intent): void {
     if (i.op === 'aside' || i.op === 'create' || i.op === 'rewrite') this.restorable.add(i.path)
-    if (i.op === 'aside') this.asides.set(i.path, i)
+    if (i.op === 'aside') this.asides.set(i.path, i.seq * 2 + (i.how === 'copy' ? 1 : 0))
   }
 
   private openData (): number {
@@ -423,7 +429,10 @@ export class Journal {
       try { dev = statSync(parent).dev } catch (e) { throw ioError('could not stat', parent, e) }
       this.devOfDir.set(parent, dev)
     }
-    const how = dev === statSync(this.dir).dev ? 'rename' : 'copy'
+    if (this.dev < 0) {
+      try { this.dev = statSync(this.dir).dev } catch (e) { throw ioError('could not stat', this.dir, e) }
+    }
+    const how = dev === this.dev ? 'rename' : 'copy'
     const i = this.record({ op: 'aside', path, how }) as Intent & { op: 'aside' }
     if (how === 'copy') {
       const dest = join(this.dir, 'files', String(i.seq))
@@ -530,11 +539,12 @@ export class Journal {
   /** The file will be replaced or removed: move it aside now, once (the writer calls this just before). */
   moveAside (path: string): boolean {
     const a = this.asides.get(path)
-    if (a === undefined || this.moved.has(a.seq)) return false
-    this.moved.add(a.seq)
+    if (a === undefined || this.moved.has(asideSeq(a))) return false
+    const seq = asideSeq(a)
+    this.moved.add(seq)
     const full = join(this.pgdata, path)
-    if (a.how === 'rename') {
-      try { renameSync(full, join(this.dir, 'files', String(a.seq))) } catch (e) {
+    if (asideHow(a) === 'rename') {
+      try { renameSync(full, join(this.dir, 'files', String(seq))) } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true
         throw ioError('could not move into the journal', full, e)
       }
