@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { PgRewindError } from '../errors'
 import { preloadServerSource } from '../source/open'
+import { preloadPlanValidation } from '../rewind/planfile'
 import { PROG } from './output'
 
 /**
@@ -45,6 +46,7 @@ function refusal (detail: string): PgRewindError {
 /** The modules a command may load after the switch, loaded now while root can still read them. */
 function preload (): void {
   preloadServerSource()
+  preloadPlanValidation()
 }
 
 /**

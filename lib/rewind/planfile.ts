@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, rmSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { defs } from '../contract/schemas'
-import { schemaErrors } from '../contract/validate'
 import { PgRewindError } from '../errors'
 import { writeJson } from '../jsonstream'
 import type { Plan, TargetSpec } from '../steps/types'
@@ -18,6 +17,11 @@ import { markChecked } from './plandigest'
  */
 
 const planSchemaId = `${defs.$id}#/$defs/plan`
+// ajv (some 8 MB of memory) is loaded when a plan file is read, not by every rewind
+const schemaValidation = (): typeof import('../contract/validate') => require('../contract/validate') as typeof import('../contract/validate')
+
+/** Load it now: a process about to give up root may not be able to read its own files afterwards (see preloadServerSource). */
+export function preloadPlanValidation (): void { schemaValidation() }
 const READ_CHUNK = 1024 * 1024
 
 function planFileError (message: string, detail?: string): PgRewindError {
@@ -119,7 +123,7 @@ export function readPlanFile (path: string, digest: string, target: TargetSpec):
   try { plan = { ...JSON.parse(text.toString('utf8')), digest } } catch (e) {
     throw planFileError(`plan file "${path}" is not JSON`, (e as Error).message.split('\n')[0].slice(0, 120))
   }
-  const errors = schemaErrors({ $id: planSchemaId }, plan)
+  const errors = schemaValidation().schemaErrors({ $id: planSchemaId }, plan)
   if (errors !== null) {
     throw planFileError(`plan file "${path}" is not a plan`,
       errors.slice(0, 5).map(e => `${e.instancePath === '' ? '(top)' : e.instancePath}: ${e.message ?? e.keyword}`).join('; '))
