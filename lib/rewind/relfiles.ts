@@ -1,7 +1,7 @@
 import { grown } from '../columns'
 import { relationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
-import { BlockBitmap, BlockRanges } from './blockranges'
+import { BlockBitmap, BlockRanges, oneRange } from './blockranges'
 
 /**
  * Relation files met in the WAL, numbered densely, and what the records did to each,
@@ -102,7 +102,7 @@ export class SlotBlocks {
   ranges (slot: number): BlockRanges {
     if (slot >= this.end.length || this.end[slot] === 0) return []
     const s = this.start[slot]
-    return s < 0 ? this.bitmaps.get(slot)!.toRanges() : [[s, this.end[slot]]]
+    return s < 0 ? this.bitmaps.get(slot)!.toRanges() : oneRange(s, this.end[slot])
   }
 
   count (slot: number): number {
