@@ -3,13 +3,15 @@ import { relationPath } from '../format/relpath'
 import { isParameterChange, specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
 import { WalRecord } from '../wal/record'
 import { blocksByPath, RelFileIndex, SlotBlocks } from '../rewind/relfiles'
-import { checkTargetUnchanged, readClusterInfo, readHistory } from '../rewind/clusterinfo'
+import type { BlockRanges } from '../rewind/blockranges'
+import type { TimelineHistoryEntry } from '../format/timeline'
+import { checkTargetUnchanged, ClusterInfo, readClusterInfo, readHistory } from '../rewind/clusterinfo'
 import { localReader } from '../datadir/files'
 import { HintScan, Ports, Scan, ScanWalInput } from './types'
 import type { VersionInfo } from '../format/versions'
 import type { WalReader } from '../wal/reader'
 import { openTargetWal } from '../wal/targetwal'
-import { DiscardCollector } from '../rewind/discardcollector'
+import { DiscardCollector, RawDiscards } from '../rewind/discardcollector'
 import { buildDiscardReport } from '../rewind/discardreport'
 import { emptyDiscardReport } from '../rewind/discards'
 import { FileNameLookup } from '../catalog/names'
@@ -37,13 +39,32 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
     return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null, hints: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
   }
-  const opts = input.options ?? {}
   const history = await readHistory(readTarget, target.tli)
+  const vi = target.version
   const from = parseLsn(d.lastCommonCheckpoint.lsn)
   const to = parseLsn(d.targetWalEnd)
+  const read = await readTargetWal(input, target, history, from, to, ports)
+  // naming many files reads whole catalogs: the biggest spike of a plan of many files (lib/heap.ts)
+  settleHeap(read.raw.files.length >= MANY_FILES)
+  ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
+  const report = await buildDiscardReport(read.raw, new FileNameLookup(pgdata, 'target', vi))
+  const { changedBlocks, blocks, records, parameterChange, hints } = read
+  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: Number(to - from), changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }
+}
+
+/**
+ * The WAL read: every changed block, what the records after the fork did, the hint
+ * rule's blocks. Its own function so that what it collects in (the files' slots and
+ * block maps, the hint collector) is gone before the catalog is read for names.
+ */
+async function readTargetWal (input: ScanWalInput, target: ClusterInfo, history: TimelineHistoryEntry[], from: bigint, to: bigint, ports: Ports): Promise<{
+  changedBlocks: Record<string, BlockRanges>, blocks: number, records: number, parameterChange: bigint | null, hints: HintScan | null, raw: RawDiscards
+}> {
+  const d = input.divergence
+  const pgdata = input.target.pgdata
+  const opts = input.options ?? {}
   const vi = target.version
   const relsegSize = target.control.relsegSize
-
   const files = new RelFileIndex()
   const changed = new SlotBlocks()
   let records = 0
@@ -88,12 +109,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
   ports.progress?.({ phase: 'scanWal', done: total, total })
 
   const { blocks: changedBlocks, count: blocks } = blocksByPath(files, changed, vi)
-  const raw = discards.finish()
-  // naming many files reads whole catalogs: the biggest spike of a plan of many files (lib/heap.ts)
-  settleHeap(raw.files.length >= MANY_FILES)
-  ports.log.debug('reading the target\'s catalog for the names of what the rewind discards')
-  const report = await buildDiscardReport(raw, new FileNameLookup(pgdata, 'target', vi))
-  return { from: formatLsn(from), to: formatLsn(to), records, walBytes: total, changedBlocks, blocks, parameterChangeAfterFork: parameterChange === null ? null : formatLsn(parameterChange), hints, discards: report }
+  return { changedBlocks, blocks, records, parameterChange, hints, raw: discards.finish() }
 }
 
 /**
