@@ -16,6 +16,8 @@ export * from './steps/types'
 export type { DiscardReport, DiscardedDatabase, DiscardedRelation, DiscardedFile, DiscardedTransactions, PreparedTransaction, RowCounts } from './rewind/discards'
 export { openSource } from './source/open'
 export type { RewindSource, FetchRequest, FileEntry } from './source/types'
+// what a RewindSource's listFiles returns: an implementation outside pgrewind builds one
+export { FileList } from './datadir/filelist'
 export { PgRewindError, type ErrorCode } from './errors'
 export { ERROR_CODES } from './errorcodes'
 export { VERSION } from './version'
