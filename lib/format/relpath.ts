@@ -162,8 +162,13 @@ export function parseRelationPath (path: string, v: RelPathVersion): RelationFil
  * only tracked for the main fork.
  */
 export function isRelationDataFile (path: string, v: RelPathVersion): boolean {
+  return relationDataFile(path, v) !== null
+}
+
+/** The relation file `path` names when it is a data file (main fork, not temporary), else null. */
+export function relationDataFile (path: string, v: RelPathVersion): RelationFile | null {
   const r = parseRelationPath(path, v)
-  return r !== null && r.fork === ForkNumber.MAIN && r.tempProcNumber === null
+  return r !== null && r.fork === ForkNumber.MAIN && r.tempProcNumber === null ? r : null
 }
 
 // ---- blocks and segments --------------------------------------------------------

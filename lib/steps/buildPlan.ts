@@ -4,7 +4,7 @@ import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentit
 import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, PlanEntry, sharedFiles } from '../rewind/filemap'
 import { CompareCandidate, compareBlocks, CompareStats } from '../rewind/blockcompare'
 import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
-import { ForkNumber, parseRelationPath, RelationFile } from '../format/relpath'
+import { parseRelationPath, RelationFile, relationDataFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { RewindSource } from '../source/types'
 import type { FileList } from '../datadir/filelist'
@@ -42,8 +42,8 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
 async function compareFiles (map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
   pgdata: string, what: string, want: (r: RelationFile) => boolean, ports: Ports): Promise<{ added: number, stats: CompareStats }> {
   const shared = sharedFiles(sourceFiles, targetFiles, path => {
-    const r = parseRelationPath(path, target.version)
-    return r !== null && r.fork === ForkNumber.MAIN && r.tempProcNumber === null && want(r)
+    const r = relationDataFile(path, target.version)
+    return r !== null && want(r)
   })
   const candidates: CompareCandidate[] = shared.map(f => ({ path: f.path, blocks: Math.floor(Math.min(f.sourceSize, f.targetSize) / BLCKSZ) }))
   ports.log.progress(`comparing ${candidates.length} relation files block by block with the source (${what})`)

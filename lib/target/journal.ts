@@ -539,8 +539,9 @@ export class Journal {
   /** The file will be replaced or removed: move it aside now, once (the writer calls this just before). */
   moveAside (path: string): boolean {
     const a = this.asides.get(path)
-    if (a === undefined || this.moved.has(asideSeq(a))) return false
+    if (a === undefined) return false
     const seq = asideSeq(a)
+    if (this.moved.has(seq)) return false
     this.moved.add(seq)
     const full = join(this.pgdata, path)
     if (asideHow(a) === 'rename') {
