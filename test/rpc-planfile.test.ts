@@ -11,7 +11,8 @@ import { RpcChild } from './helpers/rpcclient'
  * and verify read it back by planFile + digest — through `pgrewind rpc
  * --max-line-bytes 262144`, which refuses the same plan inline. The rewound node
  * rejoins with identical contents. A changed byte, a missing file, a file inside
- * the target and malformed params are refused with the target byte-identical.
+ * the target and malformed params are refused with the target byte-identical. The
+ * rewind method with planFile writes the plan there and its result names it.
  */
 const majors = testMajors()
 const LIMIT = 262144
@@ -139,6 +140,54 @@ for (const major of majors) {
     t.same(c.problems, [], 'every result matched its schema')
     t.same(c.badStderrLines(), [])
 
+    t.same(await rejoinAndCompare(pair.target, pair.source), [], 'rejoins with identical contents')
+  })
+}
+
+for (const major of majors) {
+  t.test(`PostgreSQL ${major}: the rewind method with planFile names the plan, not holds it`, async t => {
+    const pair = await withPair(t, { major })
+    await diverge(pair, { targetStop: 'clean' })
+    extraFiles(pair.target.dataDir, 'extra_on_target', EXTRA)
+    extraFiles(pair.source.dataDir, 'extra_on_source', EXTRA)
+    const target = { pgdata: pair.target.dataDir }
+    const source = { pgdata: pair.source.dataDir }
+    const c = new RpcChild(['--check-results', '--max-line-bytes', String(LIMIT)])
+    t.teardown(() => c.kill())
+
+    // refused before any work: the target byte-identical, no file written
+    const before = snapshotTree(target.pgdata)
+    const refused = await c.call('rewind', { target, source, planFile: join(target.pgdata, 'plan.json') })
+    t.equal(refused.error?.data?.kind, 'PLAN_FILE', JSON.stringify(refused.error))
+    t.same(treeDiff(before, snapshotTree(target.pgdata)), [], 'a refused plan file left the target byte-identical')
+
+    const planFile = join(pair.root, 'rewind-plan.json')
+    const r = await c.result('rewind', { target, source, planFile })
+    t.same(Object.keys(r.plan).sort(), ['digest', 'planFile', 'summary'], 'the result names the plan file')
+    t.equal(r.plan.planFile, planFile)
+    // what grows with the plan stays in the file: only the discard report (at most
+    // MAX_LISTED_RELATIONS relations) is of any size, and it is the scan's
+    t.notOk(JSON.stringify(r).includes('extra-file-'), 'no entry of the plan is in the result')
+    const rest = JSON.stringify({ ...r, scan: { ...r.scan, discards: null } }).length
+    t.ok(rest < 16 * 1024, `the result without the discard report is small (${rest} characters)`)
+    t.same(r.scan.changedBlocks, {}, 'the scan\'s changed blocks are left to the plan\'s entries')
+    t.ok(r.scan.blocks > 0, 'though the scan found changed blocks')
+    const bytes = readFileSync(planFile)
+    t.equal(sha256(bytes), r.plan.digest, 'the file\'s sha256 is the digest')
+    t.equal(statSync(planFile).mode & 0o777, 0o600, 'the plan file is private')
+    const plan = JSON.parse(bytes.toString('utf8'))
+    t.ok(plan.entries.length > 2 * EXTRA, `${plan.entries.length} entries`)
+    t.equal(r.plan.summary.totals.entries, plan.entries.length)
+    t.equal(r.apply.entriesApplied, plan.entries.length, 'the plan in the file is the one applied')
+    t.equal(r.finish.controlFileUpdated, true)
+
+    // the file serves what comes after: verify reads it back by planFile + digest
+    const v = await c.result('verify', { target, source, planFile, digest: r.plan.digest })
+    t.equal(v.ok, true, `verify: ${JSON.stringify(v.mismatches)}`)
+    t.equal(v.checked, plan.entries.length)
+    t.equal((await c.close()).code, 0)
+    t.same(c.problems, [], 'every result matched its schema')
+    t.same(c.badStderrLines(), [])
     t.same(await rejoinAndCompare(pair.target, pair.source), [], 'rejoins with identical contents')
   })
 }

@@ -2143,7 +2143,7 @@ export const rewindParams = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/rewind.params.json",
   "title": "rewind params",
-  "description": "All five steps in one call (and writeRecoveryConf when asked, which needs a source server).",
+  "description": "All five steps in one call (and writeRecoveryConf when asked, which needs a source server). With `planFile` the plan is written to that file (mode 0600, durably) before it is applied, and the result names it with its digest and summary instead of holding it.",
   "type": "object",
   "properties": {
     "target": {
@@ -2160,6 +2160,9 @@ export const rewindParams = {
     },
     "writeRecoveryConf": {
       "type": "boolean"
+    },
+    "planFile": {
+      "$ref": "defs.json#/$defs/planFile"
     }
   },
   "required": [
@@ -2191,7 +2194,7 @@ export const rewindResult = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://pgrewind.invalid/schemas/rewind.result.json",
   "title": "rewind result",
-  "description": "Every step's result, as the step-by-step calls would have returned them.",
+  "description": "Every step's result, as the step-by-step calls would have returned them; with planFile, `plan` is buildPlan's result with one (the file, its digest and summary) and the scan has no changed blocks (the plan's entries carry them).",
   "type": "object",
   "properties": {
     "divergence": {
@@ -2201,7 +2204,14 @@ export const rewindResult = {
       "$ref": "defs.json#/$defs/scan"
     },
     "plan": {
-      "$ref": "defs.json#/$defs/plan"
+      "oneOf": [
+        {
+          "$ref": "defs.json#/$defs/plan"
+        },
+        {
+          "$ref": "defs.json#/$defs/planFileResult"
+        }
+      ]
     },
     "apply": {
       "$ref": "defs.json#/$defs/applyResult"

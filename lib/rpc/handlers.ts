@@ -1,7 +1,7 @@
 import { applyPlan } from '../steps/applyPlan'
 import { buildPlanOrFile } from '../steps/buildPlan'
 import { findDivergence } from '../steps/findDivergence'
-import { rewind } from '../steps/rewind'
+import { rewindMethod } from '../steps/rewind'
 import { rollback } from '../steps/rollback'
 import { scanWal } from '../steps/scanWal'
 import {
@@ -24,7 +24,7 @@ export const STEP_HANDLERS = {
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),
   writeRecoveryConf: async (p: WriteRecoveryConfInput, ports: Ports) => await writeRecoveryConf(p, ports),
   verify: async (p: PlanInput, ports: Ports) => await verify(p, ports),
-  rewind: async (p: RewindInput, ports: Ports) => await rewind(p, ports),
+  rewind: async (p: RewindInput, ports: Ports) => await rewindMethod(p, ports),
   rollback: async (p: RollbackInput, ports: Ports) => await rollback(p, ports)
 } as const
 

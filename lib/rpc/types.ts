@@ -1,7 +1,7 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts'
 import type * as S from '../contract/schemas'
 import type { InspectResult } from '../steps/inspect'
-import type { RewindResult } from '../steps/rewind'
+import type { RewindMethodResult } from '../steps/rewind'
 import type { ApplyResult, Divergence, FinishResult, Plan, PlanFileResult, Progress, Scan } from '../steps/types'
 import type { STEP_HANDLERS } from './handlers'
 import type { VerifyResult } from '../steps/verify'
@@ -65,7 +65,7 @@ export type ResultsAgree = [
   Assert<Same<RecoveryConfJson, RecoveryConfResult>>,
   Assert<Same<VerifyResultJson, VerifyResult>>,
   Assert<Same<InspectResultJson, InspectResult>>,
-  Assert<Same<RewindResultJson, RewindResult>>,
+  Assert<Same<RewindResultJson, RewindMethodResult>>,
   Assert<Same<ProgressJson, Progress & { token?: string | number }>>,
   Assert<Same<RollbackResultJson, RollbackResult>>
 ]

@@ -14,7 +14,7 @@ import { planSummaryOf } from '../rewind/plansummary'
 import { openSourceChecked } from '../rewind/preconditions'
 import { localReader } from '../datadir/files'
 import { listDataDir } from '../datadir/listing'
-import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, PlanFileResult, Ports, SourceSpec } from './types'
+import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, PlanFileResult, Ports, SourceSpec, TargetSpec } from './types'
 import { hintRuleWhy } from '../rewind/hintrule'
 import { DiscardReport, emptyDiscardReport } from '../rewind/discards'
 import { completeDiscardNames } from '../rewind/discardreport'
@@ -210,7 +210,12 @@ export async function buildPlanOrFile (input: BuildPlanInput, ports: Ports): Pro
   if (input.planFile !== undefined) checkPlanFilePath(input.planFile, input.target)
   const plan = await buildPlan(input, ports)
   if (input.planFile === undefined) return plan
-  writePlanFile(plan, input.planFile, input.target)
-  ports.log.progress(`plan ${plan.digest} written to "${input.planFile}" (${plan.entries.length} entries)`)
-  return { planFile: input.planFile, digest: plan.digest, summary: planSummaryOf(plan) }
+  return savePlan(plan, input.planFile, input.target, ports)
+}
+
+/** The plan written to `planFile` (durably, 0600), and what names it in a result: the file, its digest, its summary. */
+export function savePlan (plan: Plan, planFile: string, target: TargetSpec, ports: Ports): PlanFileResult {
+  writePlanFile(plan, planFile, target)
+  ports.log.progress(`plan ${plan.digest} written to "${planFile}" (${plan.entries.length} entries)`)
+  return { planFile, digest: plan.digest, summary: planSummaryOf(plan) }
 }

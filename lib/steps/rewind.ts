@@ -1,12 +1,13 @@
 import { applyPlan } from './applyPlan'
-import { buildPlan } from './buildPlan'
+import { buildPlan, savePlan } from './buildPlan'
 import { findDivergence } from './findDivergence'
 import { scanWal } from './scanWal'
-import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, Ports, RewindInput, Scan } from './types'
+import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, Scan } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
 import { settleHeap } from '../heap'
+import { checkPlanFilePath } from '../rewind/planfile'
 
 /**
  * The steps in a row, each fed the results of the ones before (exactly as a client
@@ -76,7 +77,7 @@ export async function planRewind (input: FindDivergenceInput, ports: Ports, hook
  * without its standby configuration and promote itself.
  */
 export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHooks = {}): Promise<RewindResult> {
-  const { writeRecoveryConf: wantRecoveryConf, ...stepInput } = input
+  const { writeRecoveryConf: wantRecoveryConf, planFile: _planFile, ...stepInput } = input
   const planned = await planRewind(stepInput, ports, hooks)
   const timed = timer(planned.timings, hooks)
   const { plan } = planned
@@ -86,4 +87,25 @@ export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHoo
     : null
   const finish = await timed('writeBackupLabel', async () => await writeBackupLabel({ ...stepInput, plan }, ports))
   return { ...planned, apply, finish, recoveryConf }
+}
+
+/** The RPC rewind method's result: with `planFile`, `plan` is what buildPlan returns with one. */
+export interface RewindMethodResult extends Omit<RewindResult, 'plan'> { plan: Plan | PlanFileResult }
+
+/**
+ * The RPC rewind method. With `planFile` the plan is written to that file before it
+ * is applied — there to review, and to verify the target with, whatever the apply
+ * does — and the result names it with its digest and summary, as buildPlan's does:
+ * a plan of 100,000 entries is tens of MB, too much for one JSON-RPC line. The scan's
+ * changed blocks are left out of that result too (the plan's entries carry them).
+ */
+export async function rewindMethod (input: RewindInput, ports: Ports): Promise<RewindMethodResult> {
+  const { planFile } = input
+  if (planFile === undefined) return await rewind(input, ports)
+  // a path that cannot be used is refused before the work, not after
+  checkPlanFilePath(planFile, input.target)
+  let saved: PlanFileResult | undefined
+  const r = await rewind(input, ports, { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
+  if (saved === undefined) throw new Error('rewind: the plan was never built')
+  return { ...r, plan: saved }
 }
