@@ -1,8 +1,8 @@
-import t from 'tap'
+import t, { Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chownToRunner, diverge, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
+import { chownToRunner, diverge, Pair, rejoinAndCompare, snapshotTree, testMajors, treeDiff, withPair } from './harness'
 import { RpcChild } from './helpers/rpcclient'
 
 /**
@@ -32,6 +32,18 @@ function extraFiles (pgdata: string, dir: string, n: number): void {
   }
 }
 
+/**
+ * Files on one side only — thousands of plan entries (copies and removals) that no WAL
+ * mentions — and a server whose line limit the plan inline does not fit in.
+ */
+function withExtraFiles (t: Test, pair: Pair): { target: { pgdata: string }, source: { pgdata: string }, c: RpcChild } {
+  extraFiles(pair.target.dataDir, 'extra_on_target', EXTRA)
+  extraFiles(pair.source.dataDir, 'extra_on_source', EXTRA)
+  const c = new RpcChild(['--check-results', '--max-line-bytes', String(LIMIT)])
+  t.teardown(() => c.kill())
+  return { target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir }, c }
+}
+
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: a plan longer than a line, passed as planFile + digest`, async t => {
     const pair = await withPair(t, { major, tablespace: true })
@@ -40,13 +52,7 @@ for (const major of majors) {
     await pair.target.query(`DO $$ BEGIN FOR i IN 1..200 LOOP
       EXECUTE format('CREATE TABLE after_fork_%s (id int)', i); EXECUTE format('INSERT INTO after_fork_%s VALUES (1)', i); END LOOP; END $$`)
     await pair.target.stop()
-    // files on one side only: thousands of entries (copies and removals) that no WAL mentions
-    extraFiles(pair.target.dataDir, 'extra_on_target', EXTRA)
-    extraFiles(pair.source.dataDir, 'extra_on_source', EXTRA)
-    const target = { pgdata: pair.target.dataDir }
-    const source = { pgdata: pair.source.dataDir }
-    const c = new RpcChild(['--check-results', '--max-line-bytes', String(LIMIT)])
-    t.teardown(() => c.kill())
+    const { target, source, c } = withExtraFiles(t, pair)
 
     const divergence = await c.result('findDivergence', { target, source })
     t.equal(divergence.rewindNeeded, true)
@@ -148,12 +154,7 @@ for (const major of majors) {
   t.test(`PostgreSQL ${major}: the rewind method with planFile names the plan, not holds it`, async t => {
     const pair = await withPair(t, { major })
     await diverge(pair, { targetStop: 'clean' })
-    extraFiles(pair.target.dataDir, 'extra_on_target', EXTRA)
-    extraFiles(pair.source.dataDir, 'extra_on_source', EXTRA)
-    const target = { pgdata: pair.target.dataDir }
-    const source = { pgdata: pair.source.dataDir }
-    const c = new RpcChild(['--check-results', '--max-line-bytes', String(LIMIT)])
-    t.teardown(() => c.kill())
+    const { target, source, c } = withExtraFiles(t, pair)
 
     // refused before any work: the target byte-identical, no file written
     const before = snapshotTree(target.pgdata)
