@@ -44,6 +44,17 @@ function withExtraFiles (t: Test, pair: Pair): { target: { pgdata: string }, sou
   return { target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir }, c }
 }
 
+/** verify by the plan file checks every entry; the server closes cleanly, every result matched its schema; the node rejoins. */
+async function verifiedAndRejoined (t: Test, c: RpcChild, pair: Pair, ref: { planFile: string, digest: string }, entries: number): Promise<void> {
+  const v = await c.result('verify', { target: { pgdata: pair.target.dataDir }, source: { pgdata: pair.source.dataDir }, ...ref })
+  t.equal(v.ok, true, `verify: ${JSON.stringify(v.mismatches)}`)
+  t.equal(v.checked, entries)
+  t.equal((await c.close()).code, 0)
+  t.same(c.problems, [], 'every result matched its schema')
+  t.same(c.badStderrLines(), [])
+  t.same(await rejoinAndCompare(pair.target, pair.source), [], 'rejoins with identical contents')
+}
+
 for (const major of majors) {
   t.test(`PostgreSQL ${major}: a plan longer than a line, passed as planFile + digest`, async t => {
     const pair = await withPair(t, { major, tablespace: true })
@@ -139,14 +150,7 @@ for (const major of majors) {
     t.equal(apply.filesCopied, count('copy'))
     const finish = await c.result('writeBackupLabel', { target, source, ...ref })
     t.equal(finish.controlFileUpdated, true)
-    const v = await c.result('verify', { target, source, ...ref })
-    t.equal(v.ok, true, `verify: ${JSON.stringify(v.mismatches)}`)
-    t.equal(v.checked, plan.entries.length)
-    t.equal((await c.close()).code, 0)
-    t.same(c.problems, [], 'every result matched its schema')
-    t.same(c.badStderrLines(), [])
-
-    t.same(await rejoinAndCompare(pair.target, pair.source), [], 'rejoins with identical contents')
+    await verifiedAndRejoined(t, c, pair, ref, plan.entries.length)
   })
 }
 
@@ -183,12 +187,6 @@ for (const major of majors) {
     t.equal(r.finish.controlFileUpdated, true)
 
     // the file serves what comes after: verify reads it back by planFile + digest
-    const v = await c.result('verify', { target, source, planFile, digest: r.plan.digest })
-    t.equal(v.ok, true, `verify: ${JSON.stringify(v.mismatches)}`)
-    t.equal(v.checked, plan.entries.length)
-    t.equal((await c.close()).code, 0)
-    t.same(c.problems, [], 'every result matched its schema')
-    t.same(c.badStderrLines(), [])
-    t.same(await rejoinAndCompare(pair.target, pair.source), [], 'rejoins with identical contents')
+    await verifiedAndRejoined(t, c, pair, { planFile, digest: r.plan.digest }, plan.entries.length)
   })
 }
