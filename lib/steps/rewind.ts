@@ -8,6 +8,7 @@ import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
 import { settleHeap } from '../heap'
 import { checkPlanFilePath } from '../rewind/planfile'
+import { PgRewindError } from '../errors'
 
 /**
  * The steps in a row, each fed the results of the ones before (exactly as a client
@@ -106,6 +107,6 @@ export async function rewindMethod (input: RewindInput, ports: Ports): Promise<R
   checkPlanFilePath(planFile, input.target)
   let saved: PlanFileResult | undefined
   const r = await rewind(input, ports, { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
-  if (saved === undefined) throw new Error('rewind: the plan was never built')
+  if (saved === undefined) throw new PgRewindError('INTERNAL', 'rewind: the plan was never written')
   return { ...r, plan: saved }
 }
