@@ -5,7 +5,7 @@ import { rewindMethod } from '../steps/rewind'
 import { rollback } from '../steps/rollback'
 import { scanWal } from '../steps/scanWal'
 import {
-  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindInput, RollbackInput, ScanWalInput, WriteRecoveryConfInput
+  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindMethodInput, RollbackInput, ScanWalInput, WriteRecoveryConfInput
 } from '../steps/types'
 import { verify } from '../steps/verify'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
@@ -24,7 +24,7 @@ export const STEP_HANDLERS = {
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),
   writeRecoveryConf: async (p: WriteRecoveryConfInput, ports: Ports) => await writeRecoveryConf(p, ports),
   verify: async (p: PlanInput, ports: Ports) => await verify(p, ports),
-  rewind: async (p: RewindInput, ports: Ports) => await rewindMethod(p, ports),
+  rewind: async (p: RewindMethodInput, ports: Ports) => await rewindMethod(p, ports),
   rollback: async (p: RollbackInput, ports: Ports) => await rollback(p, ports)
 } as const
 

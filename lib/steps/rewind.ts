@@ -2,7 +2,7 @@ import { applyPlan } from './applyPlan'
 import { buildPlan, savePlan } from './buildPlan'
 import { findDivergence } from './findDivergence'
 import { scanWal } from './scanWal'
-import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, Scan } from './types'
+import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, RewindMethodInput, Scan } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
@@ -78,7 +78,7 @@ export async function planRewind (input: FindDivergenceInput, ports: Ports, hook
  * without its standby configuration and promote itself.
  */
 export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHooks = {}): Promise<RewindResult> {
-  const { writeRecoveryConf: wantRecoveryConf, planFile: _planFile, ...stepInput } = input
+  const { writeRecoveryConf: wantRecoveryConf, ...stepInput } = input
   const planned = await planRewind(stepInput, ports, hooks)
   const timed = timer(planned.timings, hooks)
   const { plan } = planned
@@ -100,8 +100,7 @@ export interface RewindMethodResult extends Omit<RewindResult, 'plan'> { plan: P
  * a plan of 100,000 entries is tens of MB, too much for one JSON-RPC line. The scan's
  * changed blocks are left out of that result too (the plan's entries carry them).
  */
-export async function rewindMethod (input: RewindInput, ports: Ports): Promise<RewindMethodResult> {
-  const { planFile } = input
+export async function rewindMethod ({ planFile, ...input }: RewindMethodInput, ports: Ports): Promise<RewindMethodResult> {
   if (planFile === undefined) return await rewind(input, ports)
   // a path that cannot be used is refused before the work, not after
   checkPlanFilePath(planFile, input.target)

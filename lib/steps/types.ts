@@ -241,8 +241,9 @@ export type PlanRef = { plan: Plan, planFile?: undefined, digest?: undefined } |
 /** applyPlan, writeBackupLabel and verify: a plan and the two sides it was built for */
 export type PlanInput = StepBase & { source: SourceSpec } & PlanRef
 export interface WriteRecoveryConfInput extends StepBase { source: SourceSpec }
-/** with `planFile` (the RPC method) the plan is written there before it is applied, and the result names it */
-export interface RewindInput extends StepBase { source: SourceSpec, writeRecoveryConf?: boolean, planFile?: string }
+export interface RewindInput extends StepBase { source: SourceSpec, writeRecoveryConf?: boolean }
+/** the RPC rewind method: with `planFile` the plan is written there before it is applied, and the result names it */
+export interface RewindMethodInput extends RewindInput { planFile?: string }
 export interface RollbackInput { target: TargetSpec, discard?: boolean }
 
 export const silentLogger: Logger = { info () {}, progress () {}, debug () {}, warn () {} }
