@@ -44,7 +44,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { CLI } from '../lib/harness/cli'
+import { runtime } from '../lib/harness/runtime'
 import { Cluster } from '../lib/harness/cluster'
 import { removeTree, runOk } from '../lib/harness/proc'
 import { childEnv, unprivilegedUser } from '../lib/harness/runas'
@@ -329,7 +329,8 @@ async function runOne (pair: PairInfo, mode: Mode, round: number, tool: Tool): P
       case 'pgrewind':
       case 'nojournal':
       case 'compare':
-        m = await measured(process.execPath, [CLI, '-D', tgt.dataDir, ...srcArgs, '--json', ...TOOL_FLAGS[tool]])
+        // the command users run: the launcher (npm's bin), with the node this bench runs on
+        m = await measured(runtime().launcher, ['-D', tgt.dataDir, ...srcArgs, '--json', ...TOOL_FLAGS[tool]], { PGREWIND_NODE: runtime().node })
         summary = JSON.parse(m.stdout)
         break
       case 'basebackup':

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { unprivilegedUser } from '../lib/harness/runas'
@@ -34,7 +34,7 @@ t.test('npm pack, then npm install -g of the tarball into a fresh prefix', async
   t.equal(pack.code, 0, pack.stderr)
   const info = JSON.parse(pack.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = info[0].files.map(f => f.path)
-  for (const f of ['package.json', 'README.md', 'dist/lib/cli/main.js', 'dist/lib/rpc/worker.js', 'dist/lib/contract/schemas.js', 'schemas/applyPlan.params.json']) {
+  for (const f of ['package.json', 'README.md', 'dist/lib/cli/pgrewind', 'dist/lib/cli/main.js', 'dist/lib/rpc/worker.js', 'dist/lib/contract/schemas.js', 'schemas/applyPlan.params.json']) {
     t.ok(files.includes(f), `the package holds ${f}`)
   }
   t.equal(files.filter(f => f.startsWith('test/') || f.startsWith('node_modules/') || f.startsWith('lib/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))).length, 0, 'no sources, tests or modules')
@@ -48,6 +48,7 @@ t.test('npm pack, then npm install -g of the tarball into a fresh prefix', async
   t.same(mods.filter(m => ['typescript', 'tap', 'esbuild', 'pg15', 'pg18', 'eslint'].includes(m)), [], 'no devDependencies')
   const bin = join(prefix, 'bin', 'pgrewind')
   t.ok(existsSync(bin), 'pgrewind on the prefix\'s PATH')
+  t.equal(realpathSync(bin), join(pkg, 'dist', 'lib', 'cli', 'pgrewind'), 'the command is the launcher (its malloc settings)')
 
   const v = await runSelf(bin, ['--version'])
   t.equal(v.code, 0, v.stderr)

@@ -2,7 +2,8 @@ import t from 'tap'
 import { lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { unprivilegedUser } from '../lib/harness/runas'
-import { chownToRunner, CLI, diverge, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, run, snapshotTree, treeDiff, withPair } from './harness'
+import { runtime } from '../lib/harness/runtime'
+import { chownToRunner, CLI, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, run, snapshotTree, treeDiff, withPair } from './harness'
 
 /**
  * Drop-in details (README, "Where pgrewind deliberately differs"): the name
@@ -17,15 +18,17 @@ function own (path: string): void {
   if (u !== null) lchownSync(path, u.uid, u.gid)
 }
 
-t.test('the built CLI is executable; linked in as pg_rewind it speaks as pg_rewind', async t => {
+t.test('the built CLI is executable; the command linked in as pg_rewind speaks as pg_rewind', async t => {
   t.equal(statSync(CLI).mode & 0o111, 0o111, 'dist/lib/cli/main.js can be run directly')
+  const rt = runtime()
   const bin = makeTempRoot('pgrewind-bindir-')
   t.teardown(() => removeTree(bin))
+  // what the README links: `command -v pgrewind`, npm's bin, the launcher
   const link = join(bin, 'pg_rewind')
-  symlinkSync(CLI, link)
+  symlinkSync(rt.launcher, link)
   own(link)
-  // run as a script through its #! line (without the test runner's loader, which a staged copy cannot read)
-  const runLink = async (args: string[]): ReturnType<typeof run> => await run('/usr/bin/env', ['-u', 'NODE_OPTIONS', link, ...args])
+  // the node the unprivileged user can run, without the test runner's loader (which a staged copy cannot read)
+  const runLink = async (args: string[]): ReturnType<typeof run> => await run('/usr/bin/env', ['-u', 'NODE_OPTIONS', link, ...args], { env: { PGREWIND_NODE: rt.node } })
   // no postgres beside it: the newest major pgrewind supports
   const alone = await runLink(['--version'])
   t.equal(alone.code, 0, alone.stderr)
@@ -46,6 +49,13 @@ t.test('the built CLI is executable; linked in as pg_rewind it speaks as pg_rewi
   t.match(bad.stderr, /^pg_rewind: error: no source specified \(--source-pgdata or --source-server\)\npg_rewind: hint: Try "pg_rewind --help" for more information\.\n$/)
   const plain = await pgrewind(['--version'])
   t.match(plain.stdout, /^pgrewind \(PostgreSQL 13-18\) /, 'as pgrewind: its own form')
+  // main.js itself linked so, run through its #! line: the same
+  const direct = join(bin, 'direct')
+  makeDir(direct)
+  symlinkSync(CLI, join(direct, 'pg_rewind'))
+  own(join(direct, 'pg_rewind'))
+  const d = await run('/usr/bin/env', ['-u', 'NODE_OPTIONS', join(direct, 'pg_rewind'), '-D', '/x'])
+  t.match(d.stderr, /^pg_rewind: error: no source specified/, 'main.js linked as pg_rewind')
 })
 
 t.test('a connection service file: service= with PGSERVICEFILE, PGSERVICE with PGSYSCONFDIR; -R writes its values', async t => {

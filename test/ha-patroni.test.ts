@@ -5,7 +5,8 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Client } from 'pg'
 import { childEnv, spawnIdentity } from '../lib/harness/runas'
-import { chownToRunner, CLI, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, run, withPair } from './harness'
+import { runtime } from '../lib/harness/runtime'
+import { chownToRunner, diverge, makeDir, makeTempRoot, pgrewind, rejoinAndCompare, removeTree, run, withPair } from './harness'
 import { DEBIAN15, pgRewindWrapper, requirePackage } from './helpers/ha'
 
 /**
@@ -106,7 +107,7 @@ for (const v of variants) {
     for (const p of ['postgres', 'pg_ctl', 'initdb', 'pg_controldata', 'pg_basebackup', 'pg_waldump', 'pg_isready']) symlinkSync(join(DEBIAN15, p), join(binDir, p))
     const rewindLog = join(dir, 'pg_rewind.calls')
     if (v.pgRewind === 'wrapper') pgRewindWrapper(binDir, rewindLog)
-    else symlinkSync(CLI, join(binDir, 'pg_rewind'))
+    else symlinkSync(runtime().launcher, join(binDir, 'pg_rewind'))
     const archive = makeDir(join(dir, 'archive'))
 
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()]
@@ -219,6 +220,7 @@ for (const v of variants) {
       t.match(calls, /user=rewinder/, 'as Patroni\'s rewind role')
       t.notMatch(calls, new RegExp(password), 'the password is in Patroni\'s password file, not in the arguments')
       t.match(calls, /exit: 0/)
+      t.match(patroniLog, /pg_rewind: Done!/, 'pgrewind\'s messages, under the name the wrapper was run as')
     } else {
       t.match(patroniLog, /pg_rewind: Done!/, 'pgrewind\'s messages, under the name pg_rewind')
     }

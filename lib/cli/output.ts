@@ -4,12 +4,18 @@ import { hintFor } from '../errorcodes'
 import { PgRewindError } from '../errors'
 import { Logger, Progress } from '../steps/types'
 
+// read once and taken out, so that no process we start inherits a name not its own
+const launchedAs = process.env.PGREWIND_INVOKED_AS
+delete process.env.PGREWIND_INVOKED_AS
+
 /**
- * The path pgrewind was started as, links not followed: a script's argv[1] under
- * node; the single executable's own argv[0] (process.argv0, which process.argv
- * replaces with the resolved executable).
+ * The path pgrewind was started as, links not followed: what the launcher
+ * (lib/cli/pgrewind.sh) was started as; else a script's argv[1] under node; the
+ * single executable's own argv[0] (process.argv0, which process.argv replaces with
+ * the resolved executable).
  */
 export function invokedAs (): string {
+  if (launchedAs !== undefined && launchedAs !== '') return launchedAs
   const sea = isSingleExecutable()
   return (sea ? process.argv0 : process.argv[1]) ?? 'pgrewind'
 }

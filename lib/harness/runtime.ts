@@ -32,6 +32,8 @@ export interface Runtime {
   node: string
   /** the compiled CLI */
   cli: string
+  /** the command users run (npm's bin): the launcher that runs node on the CLI */
+  launcher: string
   staged: boolean
 }
 
@@ -47,6 +49,7 @@ export function projectRoot (): string {
 }
 
 const cliOf = (root: string): string => join(root, 'dist', 'lib', 'cli', 'main.js')
+const launcherOf = (root: string): string => join(root, 'dist', 'lib', 'cli', 'pgrewind')
 
 /** Can `user` read (or, with exec, run) `path`? Asked of the system, as that user. */
 export function userCan (user: RunAs, path: string, exec = false): boolean {
@@ -67,7 +70,7 @@ export function runtime (): Runtime {
   const root = projectRoot()
   const user = unprivilegedUser()
   if (user === null || (userCan(user, join(root, 'package.json')) && userCan(user, process.execPath, true))) {
-    current = { root, node: process.execPath, cli: cliOf(root), staged: false }
+    current = { root, node: process.execPath, cli: cliOf(root), launcher: launcherOf(root), staged: false }
     return current
   }
   current = stage(root, user)
@@ -126,7 +129,7 @@ function stage (root: string, user: RunAs): Runtime {
   }
   chownSync(dir, 0, user.gid)
   chmodSync(dir, 0o750)
-  const rt: Runtime = { root: dir, node, cli: cliOf(dir), staged: true }
+  const rt: Runtime = { root: dir, node, cli: cliOf(dir), launcher: launcherOf(dir), staged: true }
   // the proof: the unprivileged user runs the staged CLI
   const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', node, rt.cli, '--version'], { uid: user.uid, gid: user.gid, env: childEnv(), cwd: '/', encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) {

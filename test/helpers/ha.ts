@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Cluster, chownToRunner, run, RunResult } from '../harness'
-import { cliCommand } from '../../lib/harness/runtime'
+import { runtime } from '../../lib/harness/runtime'
 
 /**
  * What the HA tool tests share: Debian's PostgreSQL 15 and the tools' packages
@@ -26,15 +26,14 @@ export async function runTool (cmd: string, args: string[], opts: { env?: Record
 /**
  * A pg_rewind for the tools: a script that records its arguments and exit status in
  * `log` (the proof that pgrewind, not PostgreSQL's pg_rewind, did the rewind), then
- * runs pgrewind under the name pg_rewind.
+ * runs the pgrewind command (the launcher) under the name pg_rewind.
  */
 export function pgRewindWrapper (dir: string, log: string): string {
   const p = join(dir, 'pg_rewind')
-  const c = cliCommand([])
-  const cmd = [c.cmd, ...c.args].map(a => `'${a}'`).join(' ')
+  const rt = runtime()
   writeFileSync(p, `#!/bin/sh
 echo "args: $*" >> '${log}'
-${cmd} "$@"
+PGREWIND_NODE='${rt.node}' PGREWIND_INVOKED_AS="$0" /usr/bin/env -u NODE_OPTIONS '${rt.launcher}' "$@"
 rc=$?
 echo "exit: $rc" >> '${log}'
 exit $rc
