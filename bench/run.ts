@@ -6,7 +6,7 @@
  *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables]
  *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,compare,basebackup]
  *                    [--verify full|none] [--pair DIR] [--keep-pair] [--build-only] [--json FILE]
- *                    [--hint-logging on|off]
+ *                    [--hint-logging on|off] [--touch-scale N]
  *
  * The pair: a pgbench database of --scale on a primary with a streaming standby; the
  * standby is promoted; then both sides write (--tx pgbench transactions per client, 2
@@ -14,6 +14,14 @@
  * promoted standby the source. --pair DIR reuses a pair kept by --keep-pair (or made
  * by --build-only, which runs nothing); one made for the tables mode (e.g. --modes tables
  * --tables 100000 --build-only) serves that mode.
+ *
+ * --touch-scale N makes the writes after the promotion touch only the first N scale units
+ * (accounts 1..100000·N, tellers, branches; pgbench's TPC-B-like transaction, with
+ * --random-seed fixed for each side): the same rows, and as many pages, on any cluster
+ * of scale ≥ N (new row versions that do not fit in place go to the table's end, which
+ * moves with the scale), so a scale-100 and a scale-300 pair diverge by the same work
+ * (the cost follows the work, not the cluster). A pair of a smaller scale is touched
+ * whole. Default: pgbench's built-in script over the whole pair.
  *
  * --hint-logging off builds the pair without data checksums and wal_log_hints (before
  * PostgreSQL 18, initdb's default): C pg_rewind refuses such a target, pgrewind applies
@@ -46,7 +54,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { runtime } from '../lib/harness/runtime'
 import { Cluster } from '../lib/harness/cluster'
-import { removeTree, runOk } from '../lib/harness/proc'
+import { chownToRunner, removeTree, runOk } from '../lib/harness/proc'
 import { childEnv, unprivilegedUser } from '../lib/harness/runas'
 import { debianPg15 } from '../lib/harness/workload'
 
@@ -83,8 +91,10 @@ const opt = {
   keepPair: flag('keep-pair') || flag('build-only'),
   buildOnly: flag('build-only'),
   json: arg('json', ''),
-  hintLogging: arg('hint-logging', 'on') !== 'off'
+  hintLogging: arg('hint-logging', 'on') !== 'off',
+  touchScale: Number(arg('touch-scale', '0'))
 }
+if (!Number.isInteger(opt.touchScale) || opt.touchScale < 0) throw new Error(`--touch-scale must be a whole number of scale units (0: pgbench's own script), not ${arg('touch-scale', '0')}`)
 
 // ── measuring one process ─────────────────────────────────────────────────────
 
@@ -136,12 +146,29 @@ function dropCaches (): void {
 
 // ── the pair ──────────────────────────────────────────────────────────────────
 
-interface PairInfo { major: number, scale: number, tx: number, tables: number, hintLogging: boolean, bin: 'system' | 'embedded', root: string }
+interface PairInfo { major: number, scale: number, tx: number, tables: number, hintLogging: boolean, bin: 'system' | 'embedded', root: string, touchScale?: number }
 
 const pairConf = { max_wal_size: '4GB', checkpoint_timeout: '30min', wal_keep_size: '512MB', shared_buffers: '128MB', max_connections: 40 }
 
 async function pgbench (c: Cluster, args: string[]): Promise<void> {
   await runOk(join(DEB, 'pgbench'), ['-h', c.socketDir, '-p', String(c.port), '-U', 'postgres', ...args, 'postgres'])
+}
+
+/** pgbench's TPC-B-like transaction with its keys drawn from the first `touch` scale units only. */
+function touchScript (touch: number): string {
+  return [
+    `\\set aid random(1, 100000 * ${touch})`,
+    `\\set bid random(1, ${touch})`,
+    `\\set tid random(1, 10 * ${touch})`,
+    '\\set delta random(-5000, 5000)',
+    'BEGIN;',
+    'UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;',
+    'SELECT abalance FROM pgbench_accounts WHERE aid = :aid;',
+    'UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;',
+    'UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;',
+    'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);',
+    'END;', ''
+  ].join('\n')
 }
 
 /** pgbench scale `scale`, standby, promotion, `tx` transactions per client (2 clients) on both sides, `tables` new tables on both sides. */
@@ -158,9 +185,17 @@ async function buildPair (scale: number, tx: number, tables: number): Promise<Pa
   const standby = await primary.createStandby('standby')
   await primary.waitForReplay(standby)
   await standby.promote()
+  const touch = tables === 0 && opt.touchScale > 0 ? Math.min(opt.touchScale, scale) : 0
+  const script = join(primary.root, 'touch.sql')
+  if (touch > 0) {
+    writeFileSync(script, touchScript(touch))
+    chownToRunner(script)
+  }
   const writes = async (c: Cluster, side: string): Promise<void> => {
     await c.query(`CREATE TABLE on_${side} AS SELECT generate_series(1, 10000) AS x`)
-    if (tx > 0) await pgbench(c, ['-n', '-c', '2', '-j', '2', '-t', String(tx)])
+    // a seed of each side's own: the same rows on any scale, not the same on both sides
+    const how = touch > 0 ? ['-f', script, `--random-seed=${side === 'target' ? 1 : 2}`] : []
+    if (tx > 0) await pgbench(c, ['-n', '-c', '2', '-j', '2', '-t', String(tx), ...how])
     for (let done = 0; done < tables; done += 1000) {
       const n = Math.min(1000, tables - done)
       await c.query(`DO $$ BEGIN FOR i IN ${done}..${done + n - 1} LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text); INSERT INTO %I VALUES (1, %L)', '${side}_' || i, '${side}_' || i, '${side}'); END LOOP; END $$`)
@@ -169,9 +204,9 @@ async function buildPair (scale: number, tx: number, tables: number): Promise<Pa
   await Promise.all([writes(standby, 'source'), writes(primary, 'target')])
   await standby.stop()
   await primary.stop()
-  const info: PairInfo = { major: opt.major, scale, tx, tables, hintLogging: opt.hintLogging, bin, root: primary.root }
+  const info: PairInfo = { major: opt.major, scale, tx, tables, hintLogging: opt.hintLogging, bin, root: primary.root, ...(touch > 0 ? { touchScale: touch } : {}) }
   writeFileSync(join(primary.root, 'bench-pair.json'), JSON.stringify(info))
-  console.log(`pair ready in ${primary.root}: PG ${opt.major}${opt.hintLogging ? '' : ' without hint logging'}, pgbench scale ${scale}, ${tx} transactions x 2 clients per side${tables > 0 ? `, ${tables} new tables per side` : ''}; ` +
+  console.log(`pair ready in ${primary.root}: PG ${opt.major}${opt.hintLogging ? '' : ' without hint logging'}, pgbench scale ${scale}, ${tx} transactions x 2 clients per side${touch > 0 ? ` on the first ${touch} scale units` : ''}${tables > 0 ? `, ${tables} new tables per side` : ''}; ` +
     `target ${du(primary.dataDir)}, source ${du(standby.dataDir)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
   return info
 }
@@ -451,7 +486,7 @@ async function main (): Promise<void> {
     if (modes.length > 0) {
       if (kept !== null && kept.tables === 0) {
         pairs.main = kept
-        console.log(`reusing the pair in ${opt.pair}: scale ${pairs.main.scale}, ${pairs.main.tx} transactions x 2 per side`)
+        console.log(`reusing the pair in ${opt.pair}: scale ${pairs.main.scale}, ${pairs.main.tx} transactions x 2 per side${pairs.main.touchScale !== undefined ? ` on the first ${pairs.main.touchScale} scale units` : ''}`)
       } else {
         pairs.main = await buildPair(opt.scale, opt.tx, 0)
         owned.push(pairs.main.root)

@@ -1,12 +1,11 @@
 import t from 'tap'
 import { versionInfo } from '../lib/format/versions'
-import { decodeRecord } from '../lib/wal/record'
 import { DiscardCollector } from '../lib/rewind/discardcollector'
 import { buildDiscardReport, completeDiscardNames } from '../lib/rewind/discardreport'
 import { emptyDiscardReport, MAX_LISTED_RELATIONS } from '../lib/rewind/discards'
 import { discardSummaryLines } from '../lib/rewind/discardsummary'
 import { FileNameLookup } from '../lib/catalog/names'
-import { encodeRecord, SynthRecord } from './helpers/synthwal'
+import { feedRecords, SynthRecord } from './helpers/synthwal'
 import { Cluster } from './harness'
 
 /**
@@ -67,16 +66,7 @@ function records (db: number) {
   }
 }
 
-/** Feed records at consecutive LSNs from `start`; returns the end. */
-function feed (c: DiscardCollector, start: bigint, recs: SynthRecord[]): bigint {
-  let lsn = start
-  for (const r of recs) {
-    const buf = encodeRecord(r, 0n)
-    c.onRecord(decodeRecord(buf, 0, lsn, vi))
-    lsn += BigInt((buf.length + 7) & ~7)
-  }
-  return lsn
-}
+const feed = (c: DiscardCollector, start: bigint, recs: SynthRecord[]): bigint => feedRecords(c, start, recs, vi)
 
 const num = async (c: Cluster, sql: string, db = 'postgres'): Promise<number> => Number(await c.scalar(sql, db))
 const filenode = async (c: Cluster, rel: string, db = 'postgres'): Promise<number> => await num(c, `SELECT pg_relation_filenode('${rel}')::int8`, db)

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// first: the launcher's variables out of the environment before anything starts a process
+import './launched'
 import { asPgRewindError, PgRewindError } from '../errors'
 import { isSingleExecutable, printError } from './output'
 import { REWIND_HELP, rewindCommand } from './rewind'

@@ -3,10 +3,7 @@ import { basename } from 'node:path'
 import { hintFor } from '../errorcodes'
 import { PgRewindError } from '../errors'
 import { Logger, Progress } from '../steps/types'
-
-// read once and taken out, so that no process we start inherits a name not its own
-const launchedAs = process.env.PGREWIND_INVOKED_AS
-delete process.env.PGREWIND_INVOKED_AS
+import { launchedAs } from './launched'
 
 /**
  * The path pgrewind was started as, links not followed: what the launcher
@@ -15,7 +12,7 @@ delete process.env.PGREWIND_INVOKED_AS
  * the resolved executable).
  */
 export function invokedAs (): string {
-  if (launchedAs !== undefined && launchedAs !== '') return launchedAs
+  if (launchedAs !== undefined) return launchedAs
   const sea = isSingleExecutable()
   return (sea ? process.argv0 : process.argv[1]) ?? 'pgrewind'
 }

@@ -1,5 +1,5 @@
 import { walFileName } from '../../lib/format/lsn'
-import { recordCrc } from '../../lib/wal/record'
+import { decodeRecord, recordCrc, WalRecord } from '../../lib/wal/record'
 import type { VersionInfo } from '../../lib/format/versions'
 
 /**
@@ -115,6 +115,17 @@ export function encodeRecord (r: SynthRecord, prev: bigint): Buffer {
 }
 
 /** Recompute the CRC of a (modified) encoded record in place. */
+/** Records decoded at consecutive LSNs from `start` and handed to a collector; returns the end. */
+export function feedRecords (c: { onRecord: (r: WalRecord) => void }, start: bigint, recs: SynthRecord[], vi: VersionInfo): bigint {
+  let lsn = start
+  for (const r of recs) {
+    const buf = encodeRecord(r, 0n)
+    c.onRecord(decodeRecord(buf, 0, lsn, vi))
+    lsn += BigInt((buf.length + 7) & ~7)
+  }
+  return lsn
+}
+
 export function fixCrc (rec: Buffer): Buffer {
   rec.writeUInt32LE(recordCrc(rec, 0, rec.readUInt32LE(0)), 20)
   return rec

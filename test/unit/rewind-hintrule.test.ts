@@ -4,7 +4,7 @@ import { versionInfo } from '../../lib/format/versions'
 import { decodeRecord } from '../../lib/wal/record'
 import { WalReader } from '../../lib/wal/reader'
 import { HintCollector, hintRuleWhy, oldestXid, RelationBlocks, searchBack, transactionIdPrecedes } from '../../lib/rewind/hintrule'
-import { encodeRecord, SynthRecord, SynthWal } from '../helpers/synthwal'
+import { encodeRecord, feedRecords, SynthRecord, SynthWal } from '../helpers/synthwal'
 import { MemoryWalSource } from '../helpers/memwal'
 
 const vi = versionInfo(16)
@@ -33,15 +33,7 @@ function checkpoint (redo: bigint, nextXid: number, online = true): SynthRecord 
 }
 const runningXacts = (nextXid: number): SynthRecord => ({ rmid: 8, info: 0x10, main: Buffer.concat([u32(0, 0, 0, nextXid, nextXid, nextXid - 1)]) })
 
-function feed (c: HintCollector, start: bigint, recs: SynthRecord[]): bigint {
-  let lsn = start
-  for (const r of recs) {
-    const buf = encodeRecord(r, 0n)
-    c.onRecord(decodeRecord(buf, 0, lsn, vi))
-    lsn += BigInt((buf.length + 7) & ~7)
-  }
-  return lsn
-}
+const feed = (c: HintCollector, start: bigint, recs: SynthRecord[]): bigint => feedRecords(c, start, recs, vi)
 
 t.test('TransactionIdPrecedes: modulo 2^32 for normal xids, plain order for special ones', async t => {
   t.ok(transactionIdPrecedes(5, 10))
