@@ -58,14 +58,16 @@ t.test('through the launcher, the pgrewind process runs with the settings and sp
   symlinkSync(rt.launcher, link)
   const env = { PGREWIND_NODE: rt.node, MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined, PGREWIND_INVOKED_AS: undefined }
 
-  const bad = await run(link, ['-D', '/x'], { env })
+  // without the test runner's loader in NODE_OPTIONS (it puts it back into every child's; a staged copy cannot read it)
+  const launch = async (cmd: string, args: string[]): ReturnType<typeof run> => await run('/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args], { env })
+  const bad = await launch(link, ['-D', '/x'])
   t.equal(bad.code, 1)
   t.match(bad.stderr, /^pg_rewind: error: no source specified/, 'linked as pg_rewind: pg_rewind\'s messages')
-  const plain = await run(rt.launcher, ['--version'], { env })
+  const plain = await launch(rt.launcher, ['--version'])
   t.match(plain.stdout, /^pgrewind \(PostgreSQL 13-18\) /)
 
   // a JSON-RPC server waiting on its input: the exec'd node's own environment and command line
-  const child = spawn(rt.launcher, ['rpc'], { cwd: '/', env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'], ...spawnIdentity() })
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', rt.launcher, 'rpc'], { cwd: '/', env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'], ...spawnIdentity() })
   const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
   child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'rpc.discover' }) + '\n')
   // its answer comes once node runs main.js: the shell has exec'd it by then (or it died: the checks below fail)
@@ -75,7 +77,7 @@ t.test('through the launcher, the pgrewind process runs with the settings and sp
   child.stdin.end()
   t.equal(await exited, 0)
   t.ok(environ.includes('MALLOC_ARENA_MAX=2') && environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the malloc settings are in the process\'s environment')
-  t.same(cmdline, [rt.node, realpathSync(rt.cli), 'rpc'], 'one process: node on main.js, the shell gone (exec)')
+  t.same(cmdline, [rt.node, realpathSync(rt.cli), 'rpc'], 'one process: node on main.js, env and the shell gone (exec)')
 })
 
 t.test('main.js takes the launcher\'s variables out of its environment: the processes it starts get what pgrewind was given', async t => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import { ConnectionOptions } from 'node:tls'
 import { Client, ClientConfig } from 'pg'
 import { PgRewindError } from '../errors'
@@ -203,11 +204,13 @@ export async function connectPg (ri: ResolvedConnInfo, opts: { warn?: (m: string
 /**
  * Another session exactly like an established one (same host, TLS and password),
  * optionally to another database of the same server (the password is the one that
- * worked; a password file entry for that other database is not looked up).
+ * worked; a password file entry for that other database is not looked up), and
+ * optionally over a socket of the caller's making when the session is not TLS.
  */
-export async function connectAgain (c: Connected, overrides: { database?: string } = {}): Promise<Client> {
+export async function connectAgain (c: Connected, overrides: { database?: string, plainSocket?: () => Duplex } = {}): Promise<Client> {
+  const { plainSocket, ...rest } = overrides
   try {
-    return await tryConnect({ ...c.config, ...overrides })
+    return await tryConnect({ ...c.config, ...rest, ...(plainSocket !== undefined && c.config.ssl === false ? { stream: plainSocket } : {}) })
   } catch (e) {
     throw connErr(`${where(c.host)} failed: ${reason(e, c.host, c.passwordOrigin !== undefined)}`)
   }

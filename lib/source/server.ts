@@ -7,7 +7,7 @@ import { connectAgain, Connected, connectPg } from '../libpq/connect'
 import { formatConnString } from '../libpq/conninfo'
 import { describeConnInfo, ResolvedConnInfo, resolveConnInfo, standbyConnPairs } from '../libpq/resolve'
 import { redactPairs } from '../libpq/secrets'
-import { PgServerError, WireSession } from './pgwire'
+import { PgServerError, readBufferSocket, WireSession } from './pgwire'
 import { ChunkSink, FetchRequest, RewindSource } from './types'
 import { FileList } from '../datadir/filelist'
 
@@ -328,7 +328,7 @@ export class ServerSource implements RewindSource {
   }
 
   private async openFetcher (): Promise<WireSession> {
-    const client = await connectAgain(this.conn)
+    const client = await connectAgain(this.conn, { plainSocket: readBufferSocket })
     try {
       await setUpSession(client, this.version)
     } catch (e) {
