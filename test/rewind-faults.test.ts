@@ -87,6 +87,29 @@ for (const major of majors) {
         }
       }
 
+      // killed while the journal's header is written: nothing in the target changed yet
+      // (so it may even start); the unfinished journal is removed by a rollback, and by the next run
+      for (const then of ['rollback', 'rewind'] as const) {
+        await restore(pair, pristine)
+        const k = await pgrewind(args(pair, kind), { PGREWIND_FAILPOINT: 'kill-at:journal_header' })
+        t.ok(killedBy(k), `killed in the journal's begin (${then} next): the run died`)
+        const left = treeDiff(before, snapshotTree(pair.target.dataDir))
+        t.ok(left.length > 0 && left.every(l => l.startsWith('pgrewind_journal')), `only the unfinished journal is left: ${left.join('; ')}`)
+        if (then === 'rollback') {
+          const rb = await pgrewind(['rollback', '-D', pair.target.dataDir])
+          t.equal(rb.code, 0, rb.stderr)
+          t.match(rb.stderr, /removed the journal of a rewind interrupted before it changed anything/)
+          t.same(treeDiff(before, snapshotTree(pair.target.dataDir)), [], 'rolled back: byte for byte as before')
+        } else {
+          const again = await pgrewind(args(pair, kind))
+          t.equal(again.code, 0, `the same command completes the rewind ${again.stderr.slice(-500)}`)
+          t.match(again.stderr, /removed the journal of a rewind interrupted before it changed anything/)
+          t.same(await rejoinAndCompare(pair.target, pair.source, { configured: kind === 'server' }), [], 'the node rejoins with identical contents')
+          await pair.target.stop()
+          if (kind === 'local') await pair.source.stop()
+        }
+      }
+
       if (kind === 'local') {
         // by the clock: killed while it runs, whatever it is doing
         for (const ms of [Math.round(wholeMs * 0.5), Math.round(wholeMs * 0.8)]) {

@@ -73,6 +73,7 @@ export function settleInterrupted (pgdata: string, o: { dryRun: boolean, log: Lo
   const j = Journal.open(pgdata, undefined, { statesOnly: true })
   if (j === null) {
     if (o.dryRun && rewindInProgress(pgdata)) throw interruptedError(pgdata, null)
+    if (!o.dryRun && Journal.discardIncomplete(pgdata)) o.log.info('removed the journal of a rewind interrupted before it changed anything')
     return false
   }
   if (j.state === 'done') {
@@ -116,8 +117,10 @@ export function rollbackTarget (pgdata: string, o: { discard?: boolean, log: Log
         hint: 'Run the rewind again to complete it; without a journal it cannot be undone.'
       })
     }
-    const message = existsSync(pgdata) ? 'no journal: nothing to roll back' : `"${pgdata}" does not exist`
-    if (!existsSync(pgdata)) throw new PgRewindError('TARGET_IO', message)
+    if (!existsSync(pgdata)) throw new PgRewindError('TARGET_IO', `"${pgdata}" does not exist`)
+    const message = Journal.discardIncomplete(pgdata)
+      ? 'removed the journal of a rewind interrupted before it changed anything: nothing else to roll back'
+      : 'no journal: nothing to roll back'
     return { rolledBack: false, discarded: false, journal: null, ...none, message }
   }
   const info = describeJournal(pgdata, j)

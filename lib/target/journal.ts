@@ -1,13 +1,13 @@
 import {
-  closeSync, constants, copyFileSync, existsSync, fdatasync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
-  readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync
+  closeSync, constants, copyFileSync, existsSync, fdatasync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync,
+  readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileError, readAt } from '../datadir/files'
 import { BufferPool, IoQueue, readAtAsync, SharedFd, spansOf, writevAt } from '../datadir/ioqueue'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { PgRewindError } from '../errors'
-import { beforeChange } from './failpoint'
+import { beforeChange, reached } from './failpoint'
 import { ContentWriter, fsyncDir, replaceFile, writeAll } from './durable'
 import { writeJson } from '../jsonstream'
 
@@ -202,6 +202,7 @@ export class Journal {
         mkdirSync(link, { mode: o.dirMode })
       }
       mkdirSync(join(dir, 'files'), { mode: o.dirMode })
+      reached('journal_header')
       const h: JournalHeader = { version: 1, ...header }
       writeDurably(join(dir, 'header.json'), JSON.stringify(h, null, 2) + '\n', o.fileMode)
       fsyncDir(pgdata)
@@ -210,6 +211,39 @@ export class Journal {
       if (e instanceof PgRewindError) throw e
       throw ioError('could not create the journal', dir, e)
     }
+  }
+
+  /**
+   * A journal whose header was never written — the run was interrupted in begin(),
+   * before it changed anything (the header is durable before the first change) — is
+   * removed: its directory (or the link to it, and what begin() made in the directory
+   * it points to). Returns whether there was one. Anything in it that begin() does not
+   * make is refused, not removed.
+   */
+  static discardIncomplete (pgdata: string): boolean {
+    const link = Journal.pathIn(pgdata)
+    const st = lstatOrNull(link)
+    if (st === null) return false
+    const dir = journalLocation(pgdata)
+    if (existsSync(join(dir, 'header.json'))) return false
+    let names: string[]
+    try { names = existsSync(dir) ? readdirSync(dir) : [] } catch (e) { throw ioError('could not read the journal directory', dir, e) }
+    const made = (n: string): boolean => n === 'header.json.tmp' || (n === 'files' && readdirSync(join(dir, n)).length === 0)
+    const other = names.filter(n => !made(n))
+    if (other.length > 0) {
+      throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" has no header but holds ${other.map(n => `"${n}"`).join(', ')}`, {
+        hint: 'It is not one pgrewind left unfinished: look at it, and move it away before running pgrewind again.'
+      })
+    }
+    try {
+      for (const n of names) rmSync(join(dir, n), { recursive: true, force: true })
+      if (st.isSymbolicLink()) unlinkSync(link)
+      else rmdirSync(link)
+      fsyncDir(pgdata)
+    } catch (e) {
+      throw ioError('could not remove the unfinished journal', dir, e)
+    }
+    return true
   }
 
   get state (): JournalState {
