@@ -228,7 +228,8 @@ export class Journal {
     if (existsSync(join(dir, 'header.json'))) return false
     let names: string[]
     try { names = existsSync(dir) ? readdirSync(dir) : [] } catch (e) { throw ioError('could not read the journal directory', dir, e) }
-    const made = (n: string): boolean => n === 'header.json.tmp' || (n === 'files' && readdirSync(join(dir, n)).length === 0)
+    const emptyDir = (p: string): boolean => { try { return readdirSync(p).length === 0 } catch { return false } }
+    const made = (n: string): boolean => n === 'header.json.tmp' || (n === 'files' && emptyDir(join(dir, n)))
     const other = names.filter(n => !made(n))
     if (other.length > 0) {
       throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" has no header but holds ${other.map(n => `"${n}"`).join(', ')}`, {
