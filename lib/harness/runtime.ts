@@ -130,10 +130,9 @@ function stage (root: string, user: RunAs): Runtime {
   chownSync(dir, 0, user.gid)
   chmodSync(dir, 0o750)
   const rt: Runtime = { root: dir, node, cli: cliOf(dir), launcher: launcherOf(dir), staged: true }
-  // the proof: the unprivileged user runs the staged CLI, directly and through the command's launcher
-  const asUser = { uid: user.uid, gid: user.gid, cwd: '/', encoding: 'utf8', timeout: 60_000 } as const
-  let r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', node, rt.cli, '--version'], { ...asUser, env: childEnv() })
-  if (r.status === 0) r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', rt.launcher, '--version'], { ...asUser, env: childEnv({ PGREWIND_NODE: node }) })
+  // the proof: the unprivileged user runs the staged CLI through the command's launcher (node, main.js and the launcher at once)
+  const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', rt.launcher, '--version'],
+    { uid: user.uid, gid: user.gid, env: childEnv({ PGREWIND_NODE: node }), cwd: '/', encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) {
     throw clusterError(`user "${user.name}" cannot run pgrewind from ${dir}, the copy staged for it because it cannot read ${root}: ` +
       `${(r.stderr ?? '').trim().split('\n')[0] ?? r.error?.message}. ` +

@@ -141,10 +141,13 @@ export class WireSession {
   /** a FATAL the server sent outside any query (e.g. shutdown), to explain the disconnect */
   private lastServerError: PgServerError | null = null
   private readonly framer = new Framer((t, b) => this.onMessage(t, b))
+  /** reading into its socket's own buffer (readBufferSocket), not a new one per read */
+  readonly readsInPlace: boolean
 
   private constructor (private readonly client: Client, private readonly stream: Duplex, private readonly lostMessage: (why: string) => Error) {
     // a read-buffer socket's reads are valid only until the next: the Framer copies what it keeps
     const reader = stream instanceof Socket ? readers.get(stream) : undefined
+    this.readsInPlace = reader !== undefined
     if (reader !== undefined) reader.take = chunk => this.received(chunk)
     else stream.on('data', (chunk: Buffer) => this.received(chunk))
     stream.on('error', (e: Error) => this.fail(e.message))
@@ -171,11 +174,6 @@ export class WireSession {
   }
 
   get inFlight (): number { return this.ops.length }
-  /** reading into its socket's own buffer (readBufferSocket), not a new one per read */
-  get readsInPlace (): boolean {
-    const r = this.stream instanceof Socket ? readers.get(this.stream) : undefined
-    return r !== undefined && r.take !== null
-  }
 
   get isDead (): boolean { return this.dead !== null }
 

@@ -71,8 +71,13 @@ export interface JournalHeader {
 
 const ioError = (what: string, path: string, e: unknown): PgRewindError => fileError('target', what, path, e)
 
+// the journal's header (durable before the first change), and where the whole files it keeps go
+const HEADER = 'header.json'
+const FILES = 'files'
+const tmpOf = (path: string): string => `${path}.tmp`
+
 function writeDurably (path: string, data: Buffer | string | ContentWriter, mode: number): void {
-  replaceFile(path, data, { tmp: `${path}.tmp`, mode })
+  replaceFile(path, data, { tmp: tmpOf(path), mode })
 }
 
 function lstatOrNull (p: string): Stats | null {
@@ -160,10 +165,10 @@ export class Journal {
    */
   static open (pgdata: string, fileMode = 0o600, o: { statesOnly?: boolean } = {}): Journal | null {
     const dir = journalLocation(pgdata)
-    if (!existsSync(join(dir, 'header.json'))) return null
+    if (!existsSync(join(dir, HEADER))) return null
     let header: JournalHeader
     try {
-      header = JSON.parse(readFileSync(join(dir, 'header.json'), 'utf8')) as JournalHeader
+      header = JSON.parse(readFileSync(join(dir, HEADER), 'utf8')) as JournalHeader
     } catch (e) {
       throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" cannot be read: ${(e as Error).message}`)
     }
@@ -201,10 +206,10 @@ export class Journal {
       } else {
         mkdirSync(link, { mode: o.dirMode })
       }
-      mkdirSync(join(dir, 'files'), { mode: o.dirMode })
+      mkdirSync(join(dir, FILES), { mode: o.dirMode })
       reached('journal_header')
       const h: JournalHeader = { version: 1, ...header }
-      writeDurably(join(dir, 'header.json'), JSON.stringify(h, null, 2) + '\n', o.fileMode)
+      writeDurably(join(dir, HEADER), JSON.stringify(h, null, 2) + '\n', o.fileMode)
       fsyncDir(pgdata)
       return new Journal(pgdata, dir, h, o.fileMode, 'indexes')
     } catch (e) {
@@ -225,11 +230,11 @@ export class Journal {
     const st = lstatOrNull(link)
     if (st === null) return false
     const dir = journalLocation(pgdata)
-    if (existsSync(join(dir, 'header.json'))) return false
+    if (existsSync(join(dir, HEADER))) return false
     let names: string[]
     try { names = existsSync(dir) ? readdirSync(dir) : [] } catch (e) { throw ioError('could not read the journal directory', dir, e) }
     const emptyDir = (p: string): boolean => { try { return readdirSync(p).length === 0 } catch { return false } }
-    const made = (n: string): boolean => n === 'header.json.tmp' || (n === 'files' && emptyDir(join(dir, n)))
+    const made = (n: string): boolean => n === tmpOf(HEADER) || (n === FILES && emptyDir(join(dir, n)))
     const other = names.filter(n => !made(n))
     if (other.length > 0) {
       throw new PgRewindError('JOURNAL_INVALID', `the journal in "${dir}" has no header but holds ${other.map(n => `"${n}"`).join(', ')}`, {
@@ -275,7 +280,7 @@ export class Journal {
     let n = this.dataSize
     for (const a of this.asides.values()) {
       if (asideHow(a) === 'copy') {
-        try { n += statSync(join(this.dir, 'files', String(asideSeq(a)))).size } catch { /* not there */ }
+        try { n += statSync(join(this.dir, FILES, String(asideSeq(a)))).size } catch { /* not there */ }
       }
     }
     return n
@@ -470,12 +475,12 @@ export class Journal {
     const how = dev === this.dev ? 'rename' : 'copy'
     const i = this.record({ op: 'aside', path, how }) as Intent & { op: 'aside' }
     if (how === 'copy') {
-      const dest = join(this.dir, 'files', String(i.seq))
+      const dest = join(this.dir, FILES, String(i.seq))
       try {
-        copyFileSync(full, `${dest}.tmp`)
-        const fd = openSync(`${dest}.tmp`, 'r+')
+        copyFileSync(full, tmpOf(dest))
+        const fd = openSync(tmpOf(dest), 'r+')
         try { fsyncSync(fd) } finally { closeSync(fd) }
-        renameSync(`${dest}.tmp`, dest)
+        renameSync(tmpOf(dest), dest)
       } catch (e) { throw ioError('could not copy into the journal', full, e) }
     }
   }
@@ -540,7 +545,7 @@ export class Journal {
         fsyncSync(fd)
       } finally { closeSync(fd) }
       fsyncDir(this.dir)
-      fsyncDir(join(this.dir, 'files'))
+      fsyncDir(join(this.dir, FILES))
     } catch (e) {
       throw ioError('could not write the journal', this.dir, e)
     }
@@ -580,7 +585,7 @@ export class Journal {
     this.moved.add(seq)
     const full = join(this.pgdata, path)
     if (asideHow(a) === 'rename') {
-      try { renameSync(full, join(this.dir, 'files', String(seq))) } catch (e) {
+      try { renameSync(full, join(this.dir, FILES, String(seq))) } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true
         throw ioError('could not move into the journal', full, e)
       }
@@ -662,7 +667,7 @@ export class Journal {
             break
           }
           case 'aside': {
-            const kept = join(this.dir, 'files', String(i.seq))
+            const kept = join(this.dir, FILES, String(i.seq))
             if (lstatOrNull(kept) === null) break // never moved: the target still has its own
             const st = lstatOrNull(p)
             if (st !== null && !st.isDirectory()) unlinkSync(p)
