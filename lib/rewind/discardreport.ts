@@ -2,6 +2,7 @@ import { isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
 import { parseRelationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import type { RawDiscards, RawFile } from './discardcollector'
+import { orderBy } from '../columns'
 import {
   contribute, DiscardedDatabase, DiscardedRelation, DiscardReport, ListedRelations, MAX_LISTED_RELATIONS, NO_ROWS, noRows, relationFlags, sortRelations, sumRows
 } from './discards'
@@ -107,27 +108,25 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
   for (const [dbOid, slots] of byDb) {
     const db = databases.find(d => d.oid === dbOid)!
     const names = await lookup.relations(dbOid, db.name, slots.map(files.ref))
-    // a relation's files: one, unless it was rewritten (by pg_class OID; unnamed files stand alone)
-    const byOid = new Map<number, number[]>()
-    const alone: number[] = []
-    for (const i of slots) {
-      const n = names(files.ref(i))
-      if (isUnresolved(n)) alone.push(i)
-      else {
-        const same = byOid.get(n.oid)
-        if (same === undefined) byOid.set(n.oid, [i])
-        else same.push(i)
-      }
+    // a relation's files: one, unless it was rewritten (by pg_class OID; unnamed files
+    // stand alone). Grouped by sorting the OIDs: a Map of an array per relation held
+    // some 40 MB for 300,000 files (100,000 tables a side).
+    const oids = new Uint32Array(slots.length)
+    for (let k = 0; k < slots.length; k++) {
+      const n = names(files.ref(slots[k]))
+      // OID 0 (InvalidOid) is no pg_class row's
+      oids[k] = isUnresolved(n) ? 0 : n.oid
     }
-    const add = (group: number[]): void => {
-      const raws = group.map(i => files.at(i))
-      const rel = newRelation(dbOid, names(files.ref(group[0])), lookup.side)
-      for (const f of raws) absorb(rel, fileAsRelation(f))
+    const order = orderBy(oids, slots.length)
+    for (let a = 0; a < order.length;) {
+      let b = a + 1
+      if (oids[order[a]] !== 0) while (b < order.length && oids[order[b]] === oids[order[a]]) b++
+      const rel = newRelation(dbOid, names(files.ref(slots[order[a]])), lookup.side)
+      for (let k = a; k < b; k++) absorb(rel, fileAsRelation(files.at(slots[order[k]])))
       contribute(db, rel)
       listed.offer(rel)
+      a = b
     }
-    for (const group of byOid.values()) add(group)
-    for (const i of alone) add([i])
   }
   const relations = listed.finish()
   for (const d of databases) d.relationsOmitted = listed.omitted.get(d.oid) ?? 0

@@ -6,6 +6,7 @@ import { FileEntry, FileType } from '../source/types'
 import { FileList, mergeLists } from '../datadir/filelist'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { BlockRanges, clipRanges, iterBlocks, rangesCount, unionRanges } from './blockranges'
+import { ChangedBlocks } from './relfiles'
 
 /**
  * The file map: for every path in either data directory, what to do with it.
@@ -97,7 +98,9 @@ function typeMismatch (path: string, src: FileEntry, tgt: FileEntry): PgRewindEr
 // Each entry is written as a literal of one of five fixed shapes (key order as
 // before, so plans print the same): built by object spread, every entry got a hidden
 // class of its own in V8, about 600 bytes per entry more (71 MB instead of 20 MB for
-// the 90,000 entries of a pair with 30,000 tables a side).
+// the 90,000 entries of a pair with 30,000 tables a side). The shape of the files both
+// sides have carries `blocks` from the start (undefined: left out of JSON): added
+// afterwards, it went into a property array of its own, 80 bytes more an entry.
 function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefined, input: FileMapInput): PlanEntry {
   if (path === 'global/pg_control' || isJournalPath(path)) return { path, action: 'none', type: (s ?? t)!.type }
   if (path.includes('.DS_Store')) return { path, action: 'none', type: (s ?? t)!.type }
@@ -126,7 +129,7 @@ function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefine
   } else {
     action = tgt.size < src.size ? 'copy_tail' : tgt.size > src.size ? 'truncate' : 'none'
   }
-  return { path, sourceSize: src.size, targetSize: tgt.size, type: 'file', action }
+  return { path, sourceSize: src.size, targetSize: tgt.size, type: 'file', action, blocks: undefined }
 }
 
 /**
@@ -149,8 +152,9 @@ export function buildFileMap (input: FileMapInput): PlanEntry[] {
   return sortEntries(entries)
 }
 
-/** A scan's changed blocks (a record by path, parsed from JSON) as the file map asks for them: only its own keys. */
-export function changedBlocksOf (blocks: Readonly<Record<string, BlockRanges>>): (path: string) => BlockRanges | undefined {
+/** A scan's changed blocks (its columns, or a record by path parsed from JSON) as the file map asks for them: only a record's own keys. */
+export function changedBlocksOf (blocks: ChangedBlocks | Readonly<Record<string, BlockRanges>>): (path: string) => BlockRanges | undefined {
+  if (blocks instanceof ChangedBlocks) return path => blocks.get(path)
   return path => Object.hasOwn(blocks, path) ? blocks[path] : undefined
 }
 

@@ -5,7 +5,7 @@ import { rewindMethod } from '../steps/rewind'
 import { rollback } from '../steps/rollback'
 import { scanWal } from '../steps/scanWal'
 import {
-  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindMethodInput, RollbackInput, ScanWalInput, WriteRecoveryConfInput
+  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindMethodInput, RollbackInput, scanJson, ScanWalInput, WriteRecoveryConfInput
 } from '../steps/types'
 import { verify } from '../steps/verify'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
@@ -18,7 +18,7 @@ import { writeRecoveryConf } from '../steps/writeRecoveryConf'
  */
 export const STEP_HANDLERS = {
   findDivergence: async (p: FindDivergenceInput, ports: Ports) => await findDivergence(p, ports),
-  scanWal: async (p: ScanWalInput, ports: Ports) => await scanWal(p, ports),
+  scanWal: async (p: ScanWalInput, ports: Ports) => scanJson(await scanWal(p, ports)),
   buildPlan: async (p: BuildPlanInput, ports: Ports) => await buildPlanOrFile(p, ports),
   applyPlan: async (p: PlanInput, ports: Ports) => await applyPlan(p, ports),
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),

@@ -22,6 +22,7 @@ import { FileNameLookup, NameLookup } from '../catalog/names'
 import { SqlNameLookup } from '../catalog/sqlnames'
 import type { VersionInfo } from '../format/versions'
 import { plural } from '../words'
+import type { ChangedBlocks } from '../rewind/relfiles'
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
 function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
@@ -63,7 +64,7 @@ async function compareAll (map: PlanEntry[], sourceFiles: FileList, targetFiles:
  * apart from the scan's (which is not copied): where a file's blocks are, and how
  * many were new.
  */
-function withRuleBlocks (walBlocks: Record<string, BlockRanges>, hints: HintScan | null): { blocksOf: (path: string) => BlockRanges | undefined, added: number } {
+function withRuleBlocks (walBlocks: ChangedBlocks | Record<string, BlockRanges>, hints: HintScan | null): { blocksOf: (path: string) => BlockRanges | undefined, added: number } {
   const wal = changedBlocksOf(walBlocks)
   if (hints === null) return { blocksOf: wal, added: 0 }
   const joined = new Map<string, BlockRanges>()

@@ -2,13 +2,14 @@ import { applyPlan } from './applyPlan'
 import { buildPlan, savePlan } from './buildPlan'
 import { findDivergence } from './findDivergence'
 import { scanWal } from './scanWal'
-import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, RewindMethodInput, Scan } from './types'
+import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, RewindMethodInput, Scan, scanJson, ScanResult } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
 import { settleHeap } from '../heap'
 import { checkPlanFilePath } from '../rewind/planfile'
 import { PgRewindError } from '../errors'
+import { ChangedBlocks } from '../rewind/relfiles'
 
 /**
  * The steps in a row, each fed the results of the ones before (exactly as a client
@@ -31,7 +32,7 @@ export interface RewindHooks {
 
 export interface PlannedRewind {
   divergence: Divergence
-  scan: Scan
+  scan: ScanResult
   plan: Plan
   /** milliseconds per step */
   timings: Record<string, number>
@@ -65,7 +66,7 @@ export async function planRewind (input: FindDivergenceInput, ports: Ports, hook
   const divergence = await timed('findDivergence', async () => await findDivergence(input, ports))
   const scan = await timed('scanWal', async () => await scanWal({ ...input, divergence }, ports))
   const plan = await timed('buildPlan', async () => await buildPlan({ ...input, divergence, scan }, ports))
-  if (hooks.dropChangedBlocks === true) scan.changedBlocks = {}
+  if (hooks.dropChangedBlocks === true) scan.changedBlocks = ChangedBlocks.none()
   hooks.onPlan?.(plan)
   return { divergence, scan, plan, timings }
 }
@@ -91,7 +92,7 @@ export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHoo
 }
 
 /** The RPC rewind method's result: with `planFile`, `plan` is what buildPlan returns with one. */
-export interface RewindMethodResult extends Omit<RewindResult, 'plan'> { plan: Plan | PlanFileResult }
+export interface RewindMethodResult extends Omit<RewindResult, 'plan' | 'scan'> { plan: Plan | PlanFileResult, scan: Scan }
 
 /**
  * The RPC rewind method. With `planFile` the plan is written to that file before it
@@ -101,11 +102,14 @@ export interface RewindMethodResult extends Omit<RewindResult, 'plan'> { plan: P
  * changed blocks are left out of that result too (the plan's entries carry them).
  */
 export async function rewindMethod ({ planFile, ...input }: RewindMethodInput, ports: Ports): Promise<RewindMethodResult> {
-  if (planFile === undefined) return await rewind(input, ports)
+  if (planFile === undefined) {
+    const r = await rewind(input, ports)
+    return { ...r, scan: scanJson(r.scan) }
+  }
   // a path that cannot be used is refused before the work, not after
   checkPlanFilePath(planFile, input.target)
   let saved: PlanFileResult | undefined
   const r = await rewind(input, ports, { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
   if (saved === undefined) throw new PgRewindError('INTERNAL', 'rewind: the plan was never written')
-  return { ...r, plan: saved }
+  return { ...r, scan: scanJson(r.scan), plan: saved }
 }

@@ -2,12 +2,11 @@ import { formatLsn, parseLsn } from '../format/lsn'
 import { relationPath } from '../format/relpath'
 import { isParameterChange, specialRecordKind, unrecognizedSpecialRecordError } from '../wal/payloads'
 import { WalRecord } from '../wal/record'
-import { blocksByPath, RelFileIndex, SlotBlocks } from '../rewind/relfiles'
-import type { BlockRanges } from '../rewind/blockranges'
+import { ChangedBlocks, RelFileIndex, SlotBlocks } from '../rewind/relfiles'
 import type { TimelineHistoryEntry } from '../format/timeline'
 import { checkTargetUnchanged, ClusterInfo, readClusterInfo, readHistory } from '../rewind/clusterinfo'
 import { localReader } from '../datadir/files'
-import { HintScan, Ports, Scan, ScanWalInput } from './types'
+import { HintScan, Ports, ScanResult, ScanWalInput } from './types'
 import type { VersionInfo } from '../format/versions'
 import type { WalReader } from '../wal/reader'
 import { openTargetWal } from '../wal/targetwal'
@@ -30,14 +29,14 @@ const MANY_FILES = 10000
  * the divergence point did (transactions, rows, relations, databases) becomes the
  * report of what the rewind discards, named from the target's catalog files.
  */
-export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan> {
+export async function scanWal (input: ScanWalInput, ports: Ports): Promise<ScanResult> {
   const d = input.divergence
   const pgdata = input.target.pgdata
   const readTarget = localReader(pgdata, 'target')
   const target = await readClusterInfo(readTarget, 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
   if (!d.rewindNeeded || d.lastCommonCheckpoint === null) {
-    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: {}, blocks: 0, parameterChangeAfterFork: null, hints: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
+    return { from: d.targetWalEnd, to: d.targetWalEnd, records: 0, walBytes: 0, changedBlocks: ChangedBlocks.none(), blocks: 0, parameterChangeAfterFork: null, hints: null, discards: emptyDiscardReport(d.targetWalEnd, d.targetWalEnd) }
   }
   const history = await readHistory(readTarget, target.tli)
   const vi = target.version
@@ -58,7 +57,7 @@ export async function scanWal (input: ScanWalInput, ports: Ports): Promise<Scan>
  * block maps, the hint collector) is gone before the catalog is read for names.
  */
 async function readTargetWal (input: ScanWalInput, target: ClusterInfo, history: TimelineHistoryEntry[], from: bigint, to: bigint, ports: Ports): Promise<{
-  changedBlocks: Record<string, BlockRanges>, blocks: number, records: number, parameterChange: bigint | null, hints: HintScan | null, raw: RawDiscards
+  changedBlocks: ChangedBlocks, blocks: number, records: number, parameterChange: bigint | null, hints: HintScan | null, raw: RawDiscards
 }> {
   const d = input.divergence
   const pgdata = input.target.pgdata
@@ -108,8 +107,8 @@ async function readTargetWal (input: ScanWalInput, target: ClusterInfo, history:
   }
   ports.progress?.({ phase: 'scanWal', done: total, total })
 
-  const { blocks: changedBlocks, count: blocks } = blocksByPath(files, changed, vi)
-  return { changedBlocks, blocks, records, parameterChange, hints, raw: discards.finish() }
+  const changedBlocks = new ChangedBlocks(files, changed, vi)
+  return { changedBlocks, blocks: changedBlocks.count, records, parameterChange, hints, raw: discards.finish() }
 }
 
 /**

@@ -4,6 +4,7 @@ import { BlockRanges } from '../rewind/blockranges'
 import { Action, PlanEntry } from '../rewind/filemap'
 import type { CompareStats } from '../rewind/blockcompare'
 import { DiscardReport } from '../rewind/discards'
+import type { ChangedBlocks } from '../rewind/relfiles'
 
 /**
  * The data of the five steps. Everything here is plain JSON (LSNs as "X/X"
@@ -70,6 +71,18 @@ export interface Scan {
   parameterChangeAfterFork: string | null
   /** the hint rule's findings, when the target's hint bits were not WAL-logged for the whole range (null: not needed, or compareBlocks asked for) */
   hints: HintScan | null
+}
+
+/**
+ * scanWal's result as one step hands it to the next in the same process: the changed
+ * blocks kept in the scan's columns (lib/rewind/relfiles.ts), made a record by path only
+ * for a JSON result (`scanJson`).
+ */
+export type ScanResult = Omit<Scan, 'changedBlocks'> & { changedBlocks: ChangedBlocks }
+
+/** The JSON form of a scan. */
+export function scanJson (s: ScanResult): Scan {
+  return { ...s, changedBlocks: s.changedBlocks.toRecord() }
 }
 
 /**
@@ -235,7 +248,7 @@ export interface FindDivergenceInput extends StepBase { source: SourceSpec }
 /** scanWal reads only the target's WAL; a source, when given, is ignored */
 export interface ScanWalInput extends StepBase { source?: SourceSpec, divergence: Divergence }
 /** `scan` is required when divergence.rewindNeeded; with `planFile` the plan is written there, not returned */
-export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan, planFile?: string }
+export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan | ScanResult, planFile?: string }
 /** A plan passed whole, or the file buildPlan wrote it to and its digest (lib/rewind/planfile.ts). */
 export type PlanRef = { plan: Plan, planFile?: undefined, digest?: undefined } | { plan?: undefined, planFile: string, digest: string }
 /** applyPlan, writeBackupLabel and verify: a plan and the two sides it was built for */

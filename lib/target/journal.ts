@@ -10,6 +10,7 @@ import { PgRewindError } from '../errors'
 import { beforeChange, reached } from './failpoint'
 import { ContentWriter, fsyncDir, replaceFile, writeAll } from './durable'
 import { writeJson } from '../jsonstream'
+import { PathMap } from '../pathmap'
 
 /**
  * The undo journal of an apply: before the rewind changes anything in the target, it
@@ -118,29 +119,42 @@ function eachLine (path: string, f: (line: string, last: boolean) => boolean): v
   } finally { closeSync(fd) }
 }
 
-const asideSeq = (a: number): number => Math.floor(a / 2)
-const asideHow = (a: number): 'rename' | 'copy' => a % 2 === 1 ? 'copy' : 'rename'
+/**
+ * What the intents tell about a path, in one number (PathMap): bit 0 its undo puts
+ * the whole file back (moved aside, created, rewritten); with an aside intent, that
+ * intent's (seq + 1) · 8, bit 2 when the file is copied (another file system), bit 1
+ * once it has gone into the journal. 300,000 paths held some 35 MB in a Map and two
+ * Sets (a plan of 100,000 tables a side).
+ */
+const RESTORABLE = 1
+const MOVED = 2
+const COPIED = 4
+const asideSeq = (v: number): number => Math.floor(v / 8) - 1
+const hasAside = (v: number | undefined): v is number => v !== undefined && v >= 8
 
 export class Journal {
   /** the committed intents (all of them, or only the state intents: see `kept`) */
   private readonly intents: Intent[] = []
   /** how many intents are committed */
   private committed = 0
+  /** intents recorded since the last commit: how many, and those this handle keeps (see `kept`) */
+  private pendingCount = 0
   private pending: Intent[] = []
+  /**
+   * their lines not yet in intents.jsonl: written a megabyte at a time as they come,
+   * made durable by commit (300,000 intents held as objects until the commit took
+   * some 30 MB; an intent whose change was never made is undone as a no-op anyway)
+   */
+  private lines: string[] = []
+  private linesSize = 0
   private dataFd = -1
   private dataSize = 0
   private readonly devOfDir = new Map<string, number>()
-  /** the aside intents by path, as seq · 2 + 1 where the file is copied (another file system): not an object each */
-  private readonly asides = new Map<string, number>()
-  private readonly moved = new Set<number>()
+  /** by path: restorable, aside intent and how, moved (RESTORABLE, MOVED, COPIED above) */
+  private readonly paths = new PathMap()
+  private asides = 0
   /** the journal directory's file system (a file on another is copied aside, not moved) */
   private dev = -1
-  /**
-   * paths whose undo puts the whole file back (moved aside, created, rewritten): one
-   * of them may go without a new intent. A file with only block intents may not: undo
-   * writes old bytes into it, so it must still exist
-   */
-  private readonly restorable = new Set<string>()
   /** old bytes announced by reserveRanges, to be copied by copyReserved: where they go in the data file */
   private reserved: Array<{ path: string, ranges: Array<[number, number]>, data: number }> = []
 
@@ -278,9 +292,9 @@ export class Journal {
   get bytes (): number {
     this.require('indexes', 'described')
     let n = this.dataSize
-    for (const a of this.asides.values()) {
-      if (asideHow(a) === 'copy') {
-        try { n += statSync(join(this.dir, FILES, String(asideSeq(a)))).size } catch { /* not there */ }
+    for (const v of this.paths.allValues()) {
+      if (hasAside(v) && (v & COPIED) !== 0) {
+        try { n += statSync(join(this.dir, FILES, String(asideSeq(v)))).size } catch { /* not there */ }
       }
     }
     return n
@@ -288,7 +302,7 @@ export class Journal {
 
   get files (): number {
     this.require('indexes', 'described')
-    return this.asides.size
+    return this.asides
   }
 
   private require (kept: 'all' | 'indexes', what: string): void {
@@ -311,16 +325,38 @@ export class Journal {
   }
 
   private record (i: NewIntent): Intent {
-    const x = { seq: this.committed + this.pending.length, ...i } as Intent
-    this.pending.push(x)
+    const x = { seq: this.committed + this.pendingCount, ...i } as Intent
+    this.pendingCount++
+    if (this.kept === 'all' || x.op === 'state') this.pending.push(x)
     if (this.kept !== 'states') this.index(x)
+    const line = JSON.stringify(x)
+    this.lines.push(line)
+    this.linesSize += line.length + 1
+    if (this.linesSize >= 1 << 20) {
+      try { this.writeLines(false) } catch (e) { throw ioError('could not write the journal', this.dir, e) }
+    }
     return x
+  }
+
+  /** The lines recorded so far appended to intents.jsonl (`sync`: and made durable). */
+  private writeLines (sync: boolean): void {
+    const fd = openSync(join(this.dir, 'intents.jsonl'), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
+    try {
+      if (this.lines.length > 0) writeAll(fd, Buffer.from(this.lines.join('\n') + '\n'))
+      this.lines = []
+      this.linesSize = 0
+      if (sync) fsyncSync(fd)
+    } finally { closeSync(fd) }
   }
 
   /** What an intent, committed or pending, tells about its path. */
   private index (i: Intent): void {
-    if (i.op === 'aside' || i.op === 'create' || i.op === 'rewrite') this.restorable.add(i.path)
-    if (i.op === 'aside') this.asides.set(i.path, i.seq * 2 + (i.how === 'copy' ? 1 : 0))
+    if (i.op === 'aside') {
+      if (!hasAside(this.paths.get(i.path))) this.asides++
+      this.paths.set(i.path, (i.seq + 1) * 8 + (i.how === 'copy' ? COPIED : 0) + RESTORABLE)
+    } else if ((i.op === 'create' || i.op === 'rewrite') && this.paths.get(i.path) === undefined) {
+      this.paths.set(i.path, RESTORABLE)
+    }
   }
 
   private openData (): number {
@@ -522,35 +558,19 @@ export class Journal {
 
   /** Make every announced change durable in the journal; only then may the changes start. */
   commit (): void {
-    if (this.pending.length === 0) return
+    if (this.pendingCount === 0) return
     try {
       if (this.dataFd >= 0) fsyncSync(this.dataFd)
-      const p = join(this.dir, 'intents.jsonl')
-      const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
-      try {
-        // a megabyte at a time: the intents of a big apply are never one string
-        let lines: string[] = []
-        let size = 0
-        for (const i of this.pending) {
-          const line = JSON.stringify(i)
-          lines.push(line)
-          size += line.length + 1
-          if (size >= 1 << 20) {
-            writeAll(fd, Buffer.from(lines.join('\n') + '\n'))
-            lines = []
-            size = 0
-          }
-        }
-        if (lines.length > 0) writeAll(fd, Buffer.from(lines.join('\n') + '\n'))
-        fsyncSync(fd)
-      } finally { closeSync(fd) }
+      this.writeLines(true)
       fsyncDir(this.dir)
       fsyncDir(join(this.dir, FILES))
     } catch (e) {
       throw ioError('could not write the journal', this.dir, e)
     }
-    for (const i of this.pending) this.add(i)
+    this.committed += this.pendingCount
+    for (const i of this.pending) this.intents.push(i)
     this.pending = []
+    this.pendingCount = 0
   }
 
   setState (state: JournalState, o: { controlDigest?: string, filesDurable?: boolean } = {}): void {
@@ -571,20 +591,21 @@ export class Journal {
    * announced durably, before it goes.
    */
   ensureAnnounced (path: string): void {
-    if (this.restorable.has(path)) return
+    // a file whose undo puts it back whole may go; one with only block intents may
+    // not (undo writes old bytes into it, so it must still exist)
+    if (this.paths.get(path) !== undefined) return
     this.aside(path)
     this.commit()
   }
 
   /** The file will be replaced or removed: move it aside now, once (the writer calls this just before). */
   moveAside (path: string): boolean {
-    const a = this.asides.get(path)
-    if (a === undefined) return false
-    const seq = asideSeq(a)
-    if (this.moved.has(seq)) return false
-    this.moved.add(seq)
+    const v = this.paths.get(path)
+    if (!hasAside(v) || (v & MOVED) !== 0) return false
+    this.paths.set(path, v + MOVED)
+    const seq = asideSeq(v)
     const full = join(this.pgdata, path)
-    if (asideHow(a) === 'rename') {
+    if ((v & COPIED) === 0) {
       try { renameSync(full, join(this.dir, FILES, String(seq))) } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true
         throw ioError('could not move into the journal', full, e)

@@ -113,6 +113,35 @@ t.test('a rollback cut short, run again, restores every byte', async t => {
   }
 })
 
+t.test('intents written out as they are announced, the process dead before the commit: the rollback undoes them as nothing', async t => {
+  const { root, pgdata } = fresh()
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const before = snapshotTree(pgdata)
+  const j = Journal.begin(pgdata, { planDigest: 'x'.repeat(64), controlDigestBefore: 'y', createdAt: 'now', pgdata }, { dirMode: 0o700, fileMode: 0o600 })
+  const buf = Buffer.alloc(8192)
+  j.rewrite('postgresql.auto.conf')
+  // some 2 MB of intents of every kind, none of their changes made
+  for (let i = 0; i < 20000; i++) {
+    j.create(`base/6/${i}`, 'file')
+    j.grow('base/5/101', 2 * 8192)
+    j.aside('base/5/100')
+  }
+  j.create('base/6', 'dir')
+  j.ranges('base/5/102', [[0, 8192]], buf)
+  j.cut('base/5/102', 8192, 6 * 8192, buf)
+  j.aside('old/deeper/f')
+  j.rmdir('old/deeper')
+  j.unlink('pg_tblspc/1')
+  j.create('pg_tblspc/2', 'symlink', '/nowhere/new')
+  const written = readFileSync(join(Journal.pathIn(pgdata), 'intents.jsonl'), 'utf8').split('\n').length
+  t.ok(written > 20000, `written before any commit (${written} lines)`)
+  j.close()
+  const again = Journal.open(pgdata)
+  t.ok(again !== null, 'found by the next process')
+  again?.rollback()
+  t.same(treeDiff(before, snapshotTree(pgdata)), [], 'every byte as it was, the journal gone')
+})
+
 t.test('the marker: one line, removable, recognised', async t => {
   const text = withMarker('a = 1\n', '/pg/data')
   t.equal(text, `a = 1\n${markerLine('/pg/data')}`)
