@@ -117,16 +117,26 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
       // OID 0 (InvalidOid) is no pg_class row's
       oids[k] = isUnresolved(n) ? 0 : n.oid
     }
+    // the rows of one OID next to each other, in row order; a group offered where its
+    // first row comes, the unnamed files after them (the order of ties in the report)
     const order = orderBy(oids, slots.length)
-    for (let a = 0; a < order.length;) {
-      let b = a + 1
-      if (oids[order[a]] !== 0) while (b < order.length && oids[order[b]] === oids[order[a]]) b++
-      const rel = newRelation(dbOid, names(files.ref(slots[order[a]])), lookup.side)
-      for (let k = a; k < b; k++) absorb(rel, fileAsRelation(files.at(slots[order[k]])))
+    const at = new Uint32Array(slots.length)
+    for (let p = 0; p < order.length; p++) at[order[p]] = p
+    const offer = (p: number): void => {
+      const oid = oids[order[p]]
+      let end = p + 1
+      if (oid !== 0) while (end < order.length && oids[order[end]] === oid) end++
+      const rel = newRelation(dbOid, names(files.ref(slots[order[p]])), lookup.side)
+      for (let q = p; q < end; q++) absorb(rel, fileAsRelation(files.at(slots[order[q]])))
       contribute(db, rel)
       listed.offer(rel)
-      a = b
     }
+    for (let k = 0; k < slots.length; k++) {
+      const p = at[k]
+      // a group's first row: none before it in the order has its OID
+      if (oids[k] !== 0 && (p === 0 || oids[order[p - 1]] !== oids[k])) offer(p)
+    }
+    for (let k = 0; k < slots.length; k++) if (oids[k] === 0) offer(at[k])
   }
   const relations = listed.finish()
   for (const d of databases) d.relationsOmitted = listed.omitted.get(d.oid) ?? 0

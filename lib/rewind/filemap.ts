@@ -155,6 +155,11 @@ export function buildFileMap (input: FileMapInput): PlanEntry[] {
 /** A scan's changed blocks (its columns, or a record by path parsed from JSON) as the file map asks for them: only a record's own keys. */
 export function changedBlocksOf (blocks: ChangedBlocks | Readonly<Record<string, BlockRanges>>): (path: string) => BlockRanges | undefined {
   if (blocks instanceof ChangedBlocks) return path => blocks.get(path)
+  // a ChangedBlocks that lost its class (structured-cloned, say) would look like a
+  // record without a single path: every block would be missed, silently
+  for (const k in blocks) {
+    if (Object.hasOwn(blocks, k) && !Array.isArray(blocks[k])) throw new PgRewindError('INVALID_PARAMS', `the scan's changed blocks are not a record of block ranges by path (at "${k}")`)
+  }
   return path => Object.hasOwn(blocks, path) ? blocks[path] : undefined
 }
 

@@ -1,5 +1,5 @@
 import { grown } from '../columns'
-import { ForkNumber, parseRelationPath, relationPath } from '../format/relpath'
+import { ForkNumber, GLOBALTABLESPACE_OID, parseRelationPath, relationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
 import { BlockBitmap, BlockRanges, oneRange } from './blockranges'
 
@@ -183,14 +183,21 @@ export class ChangedBlocks {
     files.trim()
     blocks.trim(files.size)
     let n = 0
-    for (let s = 0; s < files.size; s++) n += blocks.count(s)
+    for (let s = 0; s < files.size; s++) {
+      const c = blocks.count(s)
+      // a locator no file can have (corrupt WAL) is refused as the record's path for it would be
+      if (c > 0 && vi !== null && files.spc[s] === GLOBALTABLESPACE_OID && files.db[s] !== 0) {
+        relationPath({ spcOid: files.spc[s], dbOid: files.db[s], relNumber: files.rel[s] }, vi, { segNo: files.seg[s] })
+      }
+      n += c
+    }
     this.count = n
   }
 
   /** No changed block (no rewind needed, or the blocks let go once the plan carries them). */
   static none (): ChangedBlocks { return new ChangedBlocks(new RelFileIndex(), new SlotBlocks(), null) }
 
-  /** A segment file's changed blocks, or undefined when none: exactly `toRecord()[path]`. */
+  /** A segment file's changed blocks, or undefined when none: `toRecord()`'s own property `path`, if it has one. */
   get (path: string): BlockRanges | undefined {
     // parseRelationPath accepts only the canonical path of a file, so a path the
     // record would not have as a key (a temporary relation's, another fork's, a
@@ -206,4 +213,7 @@ export class ChangedBlocks {
   toRecord (): Record<string, BlockRanges> {
     return this.vi === null ? {} : blocksByPath(this.files, this.blocks, this.vi).blocks
   }
+
+  /** JSON.stringify of a scan writes the record: a scan stays plain JSON for a step in another process. */
+  toJSON (): Record<string, BlockRanges> { return this.toRecord() }
 }

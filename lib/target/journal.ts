@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, copyFileSync, existsSync, fdatasync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync,
+  closeSync, constants, copyFileSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync,
   readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, Stats, statSync, symlinkSync, unlinkSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -17,7 +17,10 @@ import { PathMap } from '../pathmap'
  * records — durably — how to put it back. Every change is announced by an intent,
  * and a batch of intents (with the old bytes they need) is fsynced before the first
  * change it covers; so after SIGKILL or power loss at any instant the journal
- * describes the target exactly, whichever of its announced changes were made. Undo
+ * describes the target exactly, whichever of its announced changes were made. A big
+ * batch reaches intents.jsonl a megabyte at a time before its commit, each piece only
+ * after the old bytes its intents point to are durable: whatever part of it a crash
+ * leaves, every intent there can be undone, as nothing for a change never made. Undo
  * runs the intents backwards, each one idempotent and correct whether or not its
  * change happened: that makes rollback itself interruptible and re-runnable.
  *
@@ -141,9 +144,9 @@ export class Journal {
   private pendingCount = 0
   private pending: Intent[] = []
   /**
-   * their lines not yet in intents.jsonl: written a megabyte at a time as they come,
-   * made durable by commit (300,000 intents held as objects until the commit took
-   * some 30 MB; an intent whose change was never made is undone as a no-op anyway)
+   * their lines not yet in intents.jsonl: written a megabyte at a time as they come
+   * (after the old bytes they point to are durable), made durable by commit. 300,000
+   * intents held as objects until the commit took some 30 MB.
    */
   private lines: string[] = []
   private linesSize = 0
@@ -333,7 +336,11 @@ export class Journal {
     this.lines.push(line)
     this.linesSize += line.length + 1
     if (this.linesSize >= 1 << 20) {
-      try { this.writeLines(false) } catch (e) { throw ioError('could not write the journal', this.dir, e) }
+      try {
+        // never an intent on disk whose old bytes are not
+        if (this.dataFd >= 0) fdatasyncSync(this.dataFd)
+        this.writeLines(false)
+      } catch (e) { throw ioError('could not write the journal', this.dir, e) }
     }
     return x
   }
@@ -390,7 +397,7 @@ export class Journal {
     try { return openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW) } catch (e) { throw ioError('could not open target file', full, e) }
   }
 
-  // ── announcing changes (buffered until commit) ─────────────────────────────────
+  // ── announcing changes (durable at commit) ───────────────────────────────────────
 
   /** Old bytes of ranges [offset, length] about to be overwritten in place. */
   ranges (path: string, ranges: Array<[number, number]>, buf: Buffer): void {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { BlockBitmap } from '../../lib/rewind/blockranges'
 import { blocksByPath, ChangedBlocks, RelFileIndex, SlotBlocks } from '../../lib/rewind/relfiles'
 import { versionInfo } from '../../lib/format/versions'
+import { changedBlocksOf } from '../../lib/rewind/filemap'
 
 t.test('a slot per (tablespace, database, relation, segment), numbered densely in order of arrival', async t => {
   const ix = new RelFileIndex()
@@ -93,6 +94,19 @@ t.test('the scan\'s changed blocks looked up by path: exactly the record\'s, for
       t.equal(c.get(p), undefined, `PG ${major}: nothing for "${p}"`)
     }
   }
+  const vi = versionInfo(16)
+  const ix = new RelFileIndex()
+  const sb = new SlotBlocks()
+  sb.mark(ix.slot(1663, 5, 16384, 1), 4)
+  const c = new ChangedBlocks(ix, sb, vi)
+  t.equal(JSON.stringify({ changedBlocks: c }), '{"changedBlocks":{"base/5/16384.1":[[4,5]]}}', 'its JSON is the record')
+  t.same(changedBlocksOf(JSON.parse(JSON.stringify(c)))('base/5/16384.1'), [[4, 5]], 'and the record read back finds the blocks')
+  t.throws(() => changedBlocksOf(structuredClone(c) as unknown as Record<string, Array<[number, number]>>), { code: 'INVALID_PARAMS' },
+    'a copy that lost its class is refused, not read as a record without a path')
+  const bad = new RelFileIndex()
+  const badBlocks = new SlotBlocks()
+  badBlocks.mark(bad.slot(1664, 5, 1262), 0)
+  t.throws(() => new ChangedBlocks(bad, badBlocks, vi), { code: 'RELPATH' }, 'a shared relation in a database (corrupt WAL): refused')
   const none = ChangedBlocks.none()
   t.same([none.count, none.toRecord(), none.get('base/5/16384')], [0, {}, undefined], 'none')
 })
