@@ -60,6 +60,10 @@ export class FileList {
       this.types = types
       this.sizes = sizes
       this.sorted = true
+    } else if (this.sizes.length > n) {
+      // the room the columns grew into, let go: no row is added to a finished list
+      this.types = this.types.slice(0, n)
+      this.sizes = this.sizes.slice(0, n)
     }
     for (let i = 1; i < n; i++) {
       if (this.paths[i - 1] === this.paths[i]) throw new PgRewindError('INTERNAL', `duplicate ${side} file "${this.paths[i]}"`)

@@ -33,14 +33,18 @@ export interface FileEntry {
  * are skipped (a unix socket in PGDATA is not data). Entries that vanish while we
  * look are ignored: a cleanly stopped cluster has no such churn, and a running one
  * is refused before its listing matters.
+ *
+ * `sameAs`: the other side's listing, whose path strings this one takes for the paths
+ * both have — one string per path in memory instead of two (13 MB for the 400,000
+ * files a side of a pair with 100,000 tables a side).
  */
-export function listDataDir (root: string, side: Side): FileList {
+export function listDataDir (root: string, side: Side, sameAs?: FileList): FileList {
   const out = new FileList()
-  walk(root, '', out, side)
+  walk(root, '', out, side, sameAs)
   return out.finish(side)
 }
 
-function walk (root: string, rel: string, out: FileList, side: Side): void {
+function walk (root: string, rel: string, out: FileList, side: Side, sameAs: FileList | undefined): void {
   let names: string[]
   try {
     names = readdirSync(rel === '' ? root : join(root, rel))
@@ -50,7 +54,11 @@ function walk (root: string, rel: string, out: FileList, side: Side): void {
   }
   names.sort()
   for (const name of names) {
-    const path = rel === '' ? name : `${rel}/${name}`
+    let path = rel === '' ? name : `${rel}/${name}`
+    if (sameAs !== undefined) {
+      const i = sameAs.indexOf(path)
+      if (i >= 0) path = sameAs.path(i)
+    }
     const full = join(root, path)
     const st = lstatOrNull(full, side)
     if (st === null) continue
@@ -58,7 +66,7 @@ function walk (root: string, rel: string, out: FileList, side: Side): void {
       out.add(path, 'file', st.size)
     } else if (st.isDirectory()) {
       out.add(path, 'dir', 0)
-      if (path !== JOURNAL_DIR) walk(root, path, out, side)
+      if (path !== JOURNAL_DIR) walk(root, path, out, side, sameAs)
     } else if (st.isSymbolicLink()) {
       let target: string
       try { target = readlinkSync(full) } catch { continue }
@@ -72,7 +80,7 @@ function walk (root: string, rel: string, out: FileList, side: Side): void {
       if (followed) {
         let tst: Stats
         try { tst = statSync(full) } catch { continue }
-        if (tst.isDirectory()) walk(root, path, out, side)
+        if (tst.isDirectory()) walk(root, path, out, side, sameAs)
       }
     }
   }

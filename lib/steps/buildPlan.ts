@@ -143,7 +143,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     ports.log.progress('reading source file list')
     const sourceFiles = await source.listFiles()
     ports.log.progress('reading target file list')
-    const targetFiles = listDataDir(pgdata, 'target')
+    const targetFiles = listDataDir(pgdata, 'target', sourceFiles)
 
     let entries: PlanEntry[]
     let method: BlockMethod = { kind: 'wal', why: 'every block the target changed since the divergence is in its WAL (pg_rewind\'s way)', extraBlocks: 0, comparison: null }

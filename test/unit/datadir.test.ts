@@ -42,6 +42,20 @@ t.test('listing: files, directories, links as pg_rewind sees them', async t => {
   ], 'tablespace links are followed, other links are not')
 })
 
+t.test('a listing made with the other side\'s: the same rows (the paths both have are the other\'s strings)', async t => {
+  const a = fresh(t)
+  const b = fresh(t)
+  for (const [d, names] of [[a, ['1', '2', '3', 'a.b', 'only_a']], [b, ['2', '3', '4', 'a.b', 'only_b']]] as const) {
+    mkdirSync(join(d, 'base', '5'), { recursive: true })
+    for (const n of names) writeFileSync(join(d, 'base', '5', n), n)
+    mkdirSync(join(d, 'a'))
+    writeFileSync(join(d, 'a', 'b'), 'ab')
+  }
+  const other = listDataDir(a, 'source')
+  t.same([...listDataDir(b, 'target', other).entries()], [...listDataDir(b, 'target').entries()])
+  t.same([...listDataDir(b, 'target', other).entries()].map(e => e.path), ['a', 'a/b', 'base', 'base/5', 'base/5/2', 'base/5/3', 'base/5/4', 'base/5/a.b', 'base/5/only_b'])
+})
+
 t.test('positional reads, modes, postmaster.pid', async t => {
   const d = fresh(t)
   writeFileSync(join(d, 'f'), Buffer.from('0123456789'))
