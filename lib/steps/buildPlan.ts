@@ -22,7 +22,6 @@ import { FileNameLookup, NameLookup } from '../catalog/names'
 import { SqlNameLookup } from '../catalog/sqlnames'
 import type { VersionInfo } from '../format/versions'
 import { plural } from '../words'
-import type { ChangedBlocks } from '../rewind/relfiles'
 
 /** Where recovery of the rewound target starts (pg_rewind's backup_label values). */
 function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
@@ -64,8 +63,7 @@ async function compareAll (map: PlanEntry[], sourceFiles: FileList, targetFiles:
  * apart from the scan's (which is not copied): where a file's blocks are, and how
  * many were new.
  */
-function withRuleBlocks (walBlocks: ChangedBlocks | Record<string, BlockRanges>, hints: HintScan | null): { blocksOf: (path: string) => BlockRanges | undefined, added: number } {
-  const wal = changedBlocksOf(walBlocks)
+function withRuleBlocks (wal: (path: string) => BlockRanges | undefined, hints: HintScan | null): { blocksOf: (path: string) => BlockRanges | undefined, added: number } {
   if (hints === null) return { blocksOf: wal, added: 0 }
   const joined = new Map<string, BlockRanges>()
   let added = 0
@@ -152,7 +150,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       const asked = input.options?.compareBlocks === true
       const ruleWhy = hintRuleWhy(d.hintsLogged, scan.parameterChangeAfterFork === null ? null : parseLsn(scan.parameterChangeAfterFork))
       const hints = !asked && ruleWhy !== null ? scan.hints : null
-      const { blocksOf, added: ruleBlocks } = withRuleBlocks(scan.changedBlocks, hints)
+      const { blocksOf, added: ruleBlocks } = withRuleBlocks(changedBlocksOf(scan.changedBlocks), hints)
       entries = buildFileMap({
         source: sourceFiles,
         target: targetFiles,

@@ -102,14 +102,12 @@ export interface RewindMethodResult extends Omit<RewindResult, 'plan' | 'scan'> 
  * changed blocks are left out of that result too (the plan's entries carry them).
  */
 export async function rewindMethod ({ planFile, ...input }: RewindMethodInput, ports: Ports): Promise<RewindMethodResult> {
-  if (planFile === undefined) {
-    const r = await rewind(input, ports)
-    return { ...r, scan: scanJson(r.scan) }
-  }
   // a path that cannot be used is refused before the work, not after
-  checkPlanFilePath(planFile, input.target)
+  if (planFile !== undefined) checkPlanFilePath(planFile, input.target)
   let saved: PlanFileResult | undefined
-  const r = await rewind(input, ports, { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
-  if (saved === undefined) throw new PgRewindError('INTERNAL', 'rewind: the plan was never written')
-  return { ...r, scan: scanJson(r.scan), plan: saved }
+  const r = await rewind(input, ports, planFile === undefined
+    ? {}
+    : { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
+  if (planFile !== undefined && saved === undefined) throw new PgRewindError('INTERNAL', 'rewind: the plan was never written')
+  return { ...r, scan: scanJson(r.scan), plan: saved ?? r.plan }
 }

@@ -75,8 +75,9 @@ export interface JournalHeader {
 
 const ioError = (what: string, path: string, e: unknown): PgRewindError => fileError('target', what, path, e)
 
-// the journal's header (durable before the first change), and where the whole files it keeps go
+// the journal's header (durable before the first change), its intents, and where the whole files it keeps go
 const HEADER = 'header.json'
+const INTENTS = 'intents.jsonl'
 const FILES = 'files'
 const tmpOf = (path: string): string => `${path}.tmp`
 
@@ -191,7 +192,7 @@ export class Journal {
     }
     const j = new Journal(pgdata, dir, header, fileMode, o.statesOnly === true ? 'states' : 'all')
     let n = 0
-    eachLine(join(dir, 'intents.jsonl'), (line, last) => {
+    eachLine(join(dir, INTENTS), (line, last) => {
       n++
       if (line === '') return true
       let x: Intent
@@ -347,7 +348,7 @@ export class Journal {
 
   /** The lines recorded so far appended to intents.jsonl (`sync`: and made durable). */
   private writeLines (sync: boolean): void {
-    const fd = openSync(join(this.dir, 'intents.jsonl'), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
+    const fd = openSync(join(this.dir, INTENTS), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, this.fileMode)
     try {
       if (this.lines.length > 0) writeAll(fd, Buffer.from(this.lines.join('\n') + '\n'))
       this.lines = []
