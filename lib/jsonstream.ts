@@ -19,6 +19,15 @@ export interface JsonOptions {
   sortKeys?: boolean
 }
 
+/**
+ * An object that is an array in JSON and writes its items one at a time (a plan's
+ * entries in columns, lib/rewind/planentries.ts): never made into one array here.
+ */
+export const JSON_ITEMS: unique symbol = Symbol('jsonItems')
+export interface JsonItems { [JSON_ITEMS]: () => Iterable<unknown> }
+const itemsOf = (x: object): Iterable<unknown> | null =>
+  typeof (x as Partial<JsonItems>)[JSON_ITEMS] === 'function' ? (x as JsonItems)[JSON_ITEMS]() : null
+
 /** What JSON.stringify leaves out of an object (and writes as null in an array). */
 const omitted = (x: unknown): boolean => x === undefined || typeof x === 'function' || typeof x === 'symbol'
 
@@ -34,6 +43,18 @@ export function writeJson (v: unknown, out: (chunk: string) => void, o: JsonOpti
   }
   const whole = (x: unknown): string => sortKeys ? canonicalText(x) : JSON.stringify(x) ?? 'null'
   const walk = (x: unknown, depth: number): void => {
+    const items = x !== null && typeof x === 'object' ? itemsOf(x) : null
+    if (items !== null) {
+      emit('[')
+      let first = true
+      for (const item of items) {
+        if (!first) emit(',')
+        first = false
+        walk(item, depth + 1)
+      }
+      emit(']')
+      return
+    }
     // what has a toJSON (a Date …) is JSON.stringify's business, as is anything deep enough to be small
     if (x === null || typeof x !== 'object' || depth >= DEPTH || (!sortKeys && typeof (x as { toJSON?: unknown }).toJSON === 'function')) {
       emit(whole(x))
@@ -70,6 +91,8 @@ export function writeJson (v: unknown, out: (chunk: string) => void, o: JsonOpti
  */
 export function canonicalText (v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
+  const items = itemsOf(v)
+  if (items !== null) return canonicalText(Array.from(items))
   if (Array.isArray(v)) return `[${v.map(canonicalText).join(',')}]`
   const o = v as Record<string, unknown>
   return `{${Object.keys(o).filter(k => o[k] !== undefined).sort().map(k => `${JSON.stringify(k)}:${canonicalText(o[k])}`).join(',')}}`

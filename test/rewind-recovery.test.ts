@@ -11,7 +11,7 @@ import { RpcChild } from './helpers/rpcclient'
 import { replacedWhole } from '../lib/rewind/filemap'
 import { parseControlFile } from '../lib/format/controlfile'
 import { lsnToSegNo, walFileName } from '../lib/format/lsn'
-import type { Plan } from '../lib/steps/types'
+import type { JsonPlan } from '../lib/steps/types'
 import type { Intent } from '../lib/target/journal'
 
 /**
@@ -232,7 +232,7 @@ t.test('rollback of a finished rewind; refused once the node has started; discar
   t.equal(out.apply.journal.state, 'applied')
   // relation files whose changed blocks cover them went into the journal whole, by rename
   const jdir = join(pair.target.dataDir, 'pgrewind_journal')
-  const plan = JSON.parse(readFileSync(join(jdir, 'plan.json'), 'utf8')) as Plan
+  const plan = JSON.parse(readFileSync(join(jdir, 'plan.json'), 'utf8')) as JsonPlan
   const intents = readFileSync(join(jdir, 'intents.jsonl'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Intent)
   const ops = (path: string): string[] => intents.filter(i => i.op !== 'state' && i.path === path).map(i => i.op)
   const whole = plan.entries.filter(replacedWhole)

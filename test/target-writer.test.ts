@@ -10,7 +10,7 @@ import { buildPlan } from '../lib/steps/buildPlan'
 import { findDivergence } from '../lib/steps/findDivergence'
 import { openSource } from '../lib/source/open'
 import { scanWal } from '../lib/steps/scanWal'
-import { Plan, Ports, silentLogger } from '../lib/steps/types'
+import { JsonPlan, Plan, Ports, silentLogger } from '../lib/steps/types'
 import { diverge, snapshotTree, treeDiff, withPair } from './harness'
 
 function fresh (t: Test): { root: string, pgdata: string, outside: string } {
@@ -116,13 +116,13 @@ t.test('tampered, hostile and stale plans change nothing', async t => {
   const before = snapshotTree(pair.target.dataDir)
   const outsideFile = join(pair.root, 'escape')
 
-  const errCode = async (p: Plan): Promise<string> => {
+  const errCode = async (p: Plan | JsonPlan): Promise<string> => {
     try { await applyPlan({ ...input, plan: p }, ports) } catch (e) { return e instanceof PgRewindError ? e.code : String(e) }
     return 'no error'
   }
-  const tampered: Plan = { ...plan, entries: plan.entries.slice(1) }
+  const tampered: JsonPlan = { ...plan, entries: plan.entries.toArray().slice(1) }
   t.equal(await errCode(tampered), 'PLAN_DIGEST', 'a plan edited after it was built is refused')
-  const hostileEntries = [...plan.entries, { path: '../escape', action: 'copy' as const, type: 'file' as const, sourceSize: 10 }]
+  const hostileEntries = [...plan.entries.toArray(), { path: '../escape', action: 'copy' as const, type: 'file' as const, sourceSize: 10 }]
   const hostile = { ...plan, entries: hostileEntries, digest: '' }
   hostile.digest = planDigest(hostile)
   t.equal(await errCode(hostile), 'UNSAFE_PATH', 'a plan with a path outside the data directory is refused')

@@ -20,7 +20,7 @@ export function copiedWhole (e: PlanEntry): boolean {
 }
 
 /** What applying the entries touches: files written or cut, and the directories whose entries change. */
-export function syncSetOf (entries: PlanEntry[]): SyncSet {
+export function syncSetOf (entries: Iterable<PlanEntry>): SyncSet {
   const files = new Set<string>()
   const dirs = new Set<string>()
   const parent = (p: string): string => { const d = dirname(p); return d === '.' ? '' : d }

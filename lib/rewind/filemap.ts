@@ -2,11 +2,12 @@ import { PgRewindError } from '../errors'
 import { parseWalFileName } from '../format/lsn'
 import { isRelationDataFile } from '../format/relpath'
 import { VersionInfo, BLCKSZ } from '../format/versions'
-import { FileEntry, FileType } from '../source/types'
+import { FileEntry } from '../source/types'
 import { FileList, mergeLists } from '../datadir/filelist'
 import { JOURNAL_DIR, TEMP_SUFFIX } from '../datadir/listing'
 import { BlockRanges, clipRanges, iterBlocks, rangesCount, unionRanges } from './blockranges'
 import { ChangedBlocks } from './relfiles'
+import { Action, PlanEntries, PlanEntry } from './planentries'
 
 /**
  * The file map: for every path in either data directory, what to do with it.
@@ -15,22 +16,7 @@ import { ChangedBlocks } from './relfiles'
  * "do not copy WAL segments from before the divergence that both sides have".
  */
 
-export type Action = 'create' | 'copy' | 'copy_tail' | 'none' | 'truncate' | 'remove'
-
-export interface PlanEntry {
-  path: string
-  action: Action
-  /** type on the side the action takes it from (source for create/copy, else target) */
-  type: FileType
-  sourceSize?: number
-  targetSize?: number
-  linkTarget?: string
-  /** blocks (of this segment file) changed on the target since the divergence, to re-fetch */
-  blocks?: BlockRanges
-}
-
-/** pg_rewind's action order: creations and copies first, removals last. */
-const ACTION_ORDER: Record<Action, number> = { create: 0, copy: 1, copy_tail: 2, none: 3, truncate: 4, remove: 5 }
+export type { Action, PlanEntry } from './planentries'
 
 // Basenames never copied, and removed from the target (a stale postmaster.pid, an old
 // backup_label …). pg_internal.init is a prefix match (pg_internal.init.<pid> too).
@@ -137,19 +123,19 @@ function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefine
  * fetch). Both listings are walked together, each path decided as it is met: no map
  * of either side, and no entry kept for the paths that need nothing (most of them).
  */
-export function buildFileMap (input: FileMapInput): PlanEntry[] {
+export function buildFileMap (input: FileMapInput): PlanEntries {
   const { source, target } = input
   for (let i = 0; i < source.length; i++) {
     if (source.type(i) !== 'file' && isRelationDataFile(source.path(i), input.version)) {
       throw new PgRewindError('FILE_TYPE_MISMATCH', `data file "${source.path(i)}" in source is not a regular file`, { data: { path: source.path(i) } })
     }
   }
-  const entries: PlanEntry[] = []
+  const entries = new PlanEntries()
   mergeLists(source, target, (path, s, t) => {
     const e = decideOne(path, s < 0 ? undefined : source.entry(s), t < 0 ? undefined : target.entry(t), input)
     if (isActive(e)) entries.push(e)
   })
-  return sortEntries(entries)
+  return entries.sort().trimmed()
 }
 
 /** A scan's changed blocks (its columns, or a record by path parsed from JSON) as the file map asks for them: only a record's own keys. */
@@ -161,16 +147,6 @@ export function changedBlocksOf (blocks: ChangedBlocks | Readonly<Record<string,
     if (Object.hasOwn(blocks, k) && !Array.isArray(blocks[k])) throw new PgRewindError('INVALID_PARAMS', `the scan's changed blocks are not a record of block ranges by path (at "${k}")`)
   }
   return path => Object.hasOwn(blocks, path) ? blocks[path] : undefined
-}
-
-/** pg_rewind's order: by action, then by path (removals in reverse, children before their directory). */
-export function sortEntries (entries: PlanEntry[]): PlanEntry[] {
-  return entries.sort((a, b) => {
-    const d = ACTION_ORDER[a.action] - ACTION_ORDER[b.action]
-    if (d !== 0) return d
-    const c = a.path < b.path ? -1 : a.path > b.path ? 1 : 0
-    return a.action === 'remove' ? -c : c
-  })
 }
 
 /** One path's entry: its action, and the changed blocks the WAL names within both copies. */
@@ -208,17 +184,18 @@ export function sharedFiles (source: FileList, target: FileList, want: (path: st
  * map's entry, or an entry made (in order) for a file the map left alone (both
  * copies the same size). Returns how many blocks were new.
  */
-export function addBlocks (map: PlanEntry[], shared: readonly SharedRelationFile[], blocks: ReadonlyMap<string, BlockRanges>): number {
+export function addBlocks (map: PlanEntries, shared: readonly SharedRelationFile[], blocks: ReadonlyMap<string, BlockRanges>): number {
   if (blocks.size === 0) return 0
   let added = 0
   const left = new Map(blocks)
-  for (const e of map) {
-    const r = left.get(e.path)
+  for (let i = 0; i < map.length; i++) {
+    const r = left.get(map.path(i))
     if (r === undefined) continue
-    left.delete(e.path)
-    const before = rangesCount(e.blocks ?? [])
-    e.blocks = unionRanges(e.blocks ?? [], r)
-    added += rangesCount(e.blocks) - before
+    left.delete(map.path(i))
+    const was = map.blocks(i) ?? []
+    const now = unionRanges(was, r)
+    map.setBlocks(i, now)
+    added += rangesCount(now) - rangesCount(was)
   }
   if (left.size === 0) return added
   for (const f of shared) {
@@ -227,7 +204,7 @@ export function addBlocks (map: PlanEntry[], shared: readonly SharedRelationFile
     map.push({ path: f.path, sourceSize: f.sourceSize, targetSize: f.targetSize, type: 'file', action: 'none', blocks: r })
     added += rangesCount(r)
   }
-  sortEntries(map)
+  map.sort().trimmed()
   return added
 }
 
@@ -252,15 +229,11 @@ function isActive (e: PlanEntry): boolean {
   return e.action !== 'none' || e.blocks !== undefined
 }
 
-/** Entries that do something. */
-export function activeEntries (map: PlanEntry[]): PlanEntry[] {
-  return map.filter(isActive)
-}
-
-/** pg_rewind's --debug map: `PATH (ACTION)` then `block N` lines. */
-export function formatDebugMap (map: PlanEntry[]): string[] {
+/** pg_rewind's --debug map: `PATH (ACTION)` then `block N` lines, for the entries that do something. */
+export function formatDebugMap (map: Iterable<PlanEntry>): string[] {
   const lines: string[] = []
-  for (const e of activeEntries(map)) {
+  for (const e of map) {
+    if (!isActive(e)) continue
     lines.push(`${e.path} (${e.action.toUpperCase()})`)
     if (e.blocks !== undefined) for (const b of iterBlocks(e.blocks)) lines.push(`block ${b}`)
   }
@@ -277,7 +250,7 @@ export interface MapTotals {
   journalBytes: number
 }
 
-export function mapTotals (map: PlanEntry[], source: FileList): MapTotals {
+export function mapTotals (map: Iterable<PlanEntry>, source: FileList): MapTotals {
   const sourceBytes = source.fileBytes()
   let fetchBytes = 0
   let blocks = 0

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Plan } from '../steps/types'
+import type { JsonPlan, Plan } from '../steps/types'
 import { canonicalText, writeJson } from '../jsonstream'
 
 /**
@@ -14,7 +14,7 @@ export function sha256Hex (text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
-export function planDigest (plan: Omit<Plan, 'digest'> | Plan): string {
+export function planDigest (plan: Omit<Plan | JsonPlan, 'digest'> | Plan | JsonPlan): string {
   const { digest: _ignored, ...content } = plan as Plan
   const h = createHash('sha256')
   writeJson(content, chunk => h.update(chunk), { sortKeys: true })
@@ -34,7 +34,7 @@ export function sealPlan (content: Omit<Plan, 'digest'>): Plan {
 }
 
 /** The digest of the plan's content: remembered when this process sealed or checked that very object. */
-export function checkedDigest (plan: Plan): string {
+export function checkedDigest (plan: Plan | JsonPlan): string {
   const known = sealed.get(plan)
   if (known === plan.digest) return known
   const d = planDigest(plan)
@@ -46,7 +46,7 @@ export function checkedDigest (plan: Plan): string {
  * A plan whose digest the caller checked another way (lib/rewind/planfile.ts: the
  * file it came from hashes to it), remembered as checked.
  */
-export function markChecked (plan: Plan): Plan {
+export function markChecked<P extends Plan | JsonPlan> (plan: P): P {
   sealed.set(plan, plan.digest)
   return plan
 }

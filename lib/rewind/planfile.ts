@@ -4,7 +4,8 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { defs } from '../contract/schemas'
 import { PgRewindError } from '../errors'
 import { writeJson } from '../jsonstream'
-import type { Plan, TargetSpec } from '../steps/types'
+import type { JsonPlan, Plan, TargetSpec } from '../steps/types'
+import { PlanEntries } from './planentries'
 import { replaceFile } from '../target/durable'
 import { markChecked } from './plandigest'
 
@@ -68,7 +69,7 @@ export function checkPlanFilePath (path: string, target: TargetSpec): string {
 }
 
 /** Write the plan to `path` durably (temporary file, fsync, rename, fsync of the directory), readable by its owner only. */
-export function writePlanFile (plan: Plan, path: string, target: TargetSpec): void {
+export function writePlanFile (plan: Plan | JsonPlan, path: string, target: TargetSpec): void {
   const full = checkPlanFilePath(path, target)
   // the text the digest was computed over (plandigest.ts), so the file's sha256 is the
   // digest: readers check that, no need to hash it a second time here
@@ -129,5 +130,6 @@ export function readPlanFile (path: string, digest: string, target: TargetSpec):
       errors.slice(0, 5).map(e => `${e.instancePath === '' ? '(top)' : e.instancePath}: ${e.message ?? e.keyword}`).join('; '))
   }
   // its bytes are the canonical text the digest hashes: no need to hash it again
-  return markChecked(plan as Plan)
+  const json = plan as JsonPlan
+  return markChecked({ ...json, entries: PlanEntries.from(json.entries) })
 }

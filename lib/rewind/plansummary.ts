@@ -1,5 +1,6 @@
 import { BLCKSZ } from '../format/versions'
 import type { Plan, PlanSummary } from '../steps/types'
+import type { PlanEntry } from './planentries'
 import { rangesCount } from './blockranges'
 import { discardSummaryLines } from './discardsummary'
 import type { Action } from './filemap'
@@ -7,7 +8,7 @@ import type { Action } from './filemap'
 const ACTIONS: readonly Action[] = ['create', 'copy', 'copy_tail', 'truncate', 'remove', 'none']
 
 /** Bytes an entry's own action moves: copied, appended, cut off or removed (its changed blocks are counted apart). */
-function actionBytes (e: Plan['entries'][number]): number {
+function actionBytes (e: PlanEntry): number {
   switch (e.action) {
     case 'copy': return e.sourceSize ?? 0
     case 'copy_tail': return (e.sourceSize ?? 0) - (e.targetSize ?? 0)

@@ -2,9 +2,10 @@ import { realpathSync } from 'node:fs'
 import { localReader, runningPostmasterPid, Side } from '../datadir/files'
 import { PgRewindError } from '../errors'
 import { RewindSource } from '../source/types'
-import { Plan, PlanRef, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
+import { JsonPlan, Plan, PlanRef, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
 import { checkTargetUnchanged, ClusterInfo, readClusterInfo } from './clusterinfo'
-import { checkedDigest } from './plandigest'
+import { checkedDigest, markChecked } from './plandigest'
+import { PlanEntries } from './planentries'
 import { readPlanFile } from './planfile'
 
 /**
@@ -31,7 +32,7 @@ export async function openSourceChecked (source: SourceSpec, ports: Ports): Prom
 }
 
 /** The plan is the one that was built (its digest) for this target (its path). */
-export function checkPlan (plan: Plan, target: TargetSpec): Plan {
+export function checkPlan<P extends Plan | JsonPlan> (plan: P, target: TargetSpec): P {
   const digest = checkedDigest(plan)
   if (digest !== plan.digest) {
     throw new PgRewindError('PLAN_DIGEST', 'the plan does not match its digest', {
@@ -49,8 +50,9 @@ export function checkPlan (plan: Plan, target: TargetSpec): Plan {
 
 /** The plan a step was given, whole or as planFile + digest, checked (checkPlan). */
 export function planOf (input: { target: TargetSpec } & PlanRef): Plan {
-  const plan = input.plan ?? readPlanFile(input.planFile, input.digest, input.target)
-  return checkPlan(plan, input.target)
+  const plan = checkPlan(input.plan ?? readPlanFile(input.planFile, input.digest, input.target), input.target)
+  // a plan from JSON: its entries into columns, the digest just checked kept
+  return plan.entries instanceof PlanEntries ? plan as Plan : markChecked({ ...plan, entries: PlanEntries.from(plan.entries) })
 }
 
 /**

@@ -115,7 +115,9 @@ export function preflight (pgdata: string, plan: Plan, o: PreflightOptions): Pre
     }
   }
 
-  const missing = plan.requiredWal.filter(f => !existsSync(join(pgdata, f)) && !plan.entries.some(e => e.path === f && e.action === 'copy'))
+  const absent = new Set(plan.requiredWal.filter(f => !existsSync(join(pgdata, f))))
+  for (let i = 0; i < plan.entries.length && absent.size > 0; i++) if (plan.entries.action(i) === 'copy') absent.delete(plan.entries.path(i))
+  const missing = [...absent]
   if (missing.length > 0 && !o.restoreTargetWal) {
     problems.push(`Recovery after the rewind needs these WAL files of the target, which are missing: ${missing.join(', ')}. Put them back into pg_wal, or use --restore-target-wal (options.restoreTargetWal) so that restore_command supplies them.`)
   }

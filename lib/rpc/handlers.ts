@@ -5,7 +5,7 @@ import { rewindMethod } from '../steps/rewind'
 import { rollback } from '../steps/rollback'
 import { scanWal } from '../steps/scanWal'
 import {
-  BuildPlanInput, FindDivergenceInput, PlanInput, Ports, RewindMethodInput, RollbackInput, scanJson, ScanWalInput, WriteRecoveryConfInput
+  BuildPlanInput, FindDivergenceInput, PlanInput, planJson, Ports, RewindMethodInput, RollbackInput, scanJson, ScanWalInput, WriteRecoveryConfInput
 } from '../steps/types'
 import { verify } from '../steps/verify'
 import { writeBackupLabel } from '../steps/writeBackupLabel'
@@ -19,7 +19,10 @@ import { writeRecoveryConf } from '../steps/writeRecoveryConf'
 export const STEP_HANDLERS = {
   findDivergence: async (p: FindDivergenceInput, ports: Ports) => await findDivergence(p, ports),
   scanWal: async (p: ScanWalInput, ports: Ports) => scanJson(await scanWal(p, ports)),
-  buildPlan: async (p: BuildPlanInput, ports: Ports) => await buildPlanOrFile(p, ports),
+  buildPlan: async (p: BuildPlanInput, ports: Ports) => {
+    const r = await buildPlanOrFile(p, ports)
+    return 'entries' in r ? planJson(r) : r
+  },
   applyPlan: async (p: PlanInput, ports: Ports) => await applyPlan(p, ports),
   writeBackupLabel: async (p: PlanInput, ports: Ports) => await writeBackupLabel(p, ports),
   writeRecoveryConf: async (p: WriteRecoveryConfInput, ports: Ports) => await writeRecoveryConf(p, ports),

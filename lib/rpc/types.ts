@@ -2,7 +2,7 @@ import type { FromSchema, JSONSchema } from 'json-schema-to-ts'
 import type * as S from '../contract/schemas'
 import type { InspectResult } from '../steps/inspect'
 import type { RewindMethodResult } from '../steps/rewind'
-import type { ApplyResult, Divergence, FinishResult, Plan, PlanFileResult, Progress, Scan } from '../steps/types'
+import type { ApplyResult, Divergence, FinishResult, JsonPlan, PlanFileResult, Progress, Scan } from '../steps/types'
 import type { STEP_HANDLERS } from './handlers'
 import type { VerifyResult } from '../steps/verify'
 import type { RecoveryConfResult } from '../steps/writeRecoveryConf'
@@ -59,7 +59,7 @@ type Assert<T extends true> = T
 export type ResultsAgree = [
   Assert<Same<DivergenceJson, Divergence>>,
   Assert<Same<ScanJson, Scan>>,
-  Assert<Same<PlanJson, Plan | PlanFileResult>>,
+  Assert<Same<PlanJson, JsonPlan | PlanFileResult>>,
   Assert<Same<ApplyResultJson, ApplyResult>>,
   Assert<Same<FinishResultJson, FinishResult>>,
   Assert<Same<RecoveryConfJson, RecoveryConfResult>>,

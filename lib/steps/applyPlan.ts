@@ -5,7 +5,7 @@ import { TEMP_SUFFIX } from '../datadir/listing'
 import { BLCKSZ } from '../format/versions'
 import { announcePlan, blocksToWrite, copiedWhole } from '../rewind/announce'
 import { checkSourceUnchanged, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
-import { PlanEntry } from '../rewind/filemap'
+import type { PlanEntries, PlanEntry } from '../rewind/planentries'
 import { describeJournal, settleInterrupted } from '../rewind/journaling'
 import { openSourceChecked, plannedTarget, planOf } from '../rewind/preconditions'
 import { preflight } from '../rewind/preflight'
@@ -25,7 +25,7 @@ async function settle (p: Promise<unknown> | undefined): Promise<{ e: unknown } 
 interface CopyRequest extends FetchRequest { entry: number }
 
 /** What the writer checks each entry's path for, one at a time (not an array of them). */
-function * pathOps (entries: PlanEntry[]): Generator<{ path: string, op: PathOp, linkTarget?: string }> {
+function * pathOps (entries: Iterable<PlanEntry>): Generator<{ path: string, op: PathOp, linkTarget?: string }> {
   for (const e of entries) yield { path: e.path, op: pathOp(e), linkTarget: e.linkTarget }
 }
 
@@ -36,6 +36,13 @@ function pathOp (e: PlanEntry): PathOp {
     case 'truncate': return 'truncation'
     default: return 'open'
   }
+}
+
+/** The entries that copy a file whole from the source. */
+function copies (entries: PlanEntries): number {
+  let n = 0
+  for (let i = 0; i < entries.length; i++) if (entries.action(i) === 'copy') n++
+  return n
 }
 
 /**
@@ -95,7 +102,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   const UNOPENED = 1
   const OPENED = 2
   const VANISHED = 3
-  for (let i = 0; i < entries.length; i++) if (copiedWhole(entries[i])) copyState[i] = UNOPENED
+  for (let i = 0; i < entries.length; i++) if (copiedWhole(entries.at(i))) copyState[i] = UNOPENED
   /** `i`'s copy is to be written now: true the first time (the caller opens it, emptied) */
   const firstWrite = (i: number): boolean => {
     if (copyState[i] !== UNOPENED) return false
@@ -110,7 +117,10 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   // a copy's entry by path, for a file the running source dropped (rare: made when needed)
   let copyOf: Map<string, number> | null = null
   const copyEntry = (path: string): number | undefined => {
-    copyOf ??= new Map(entries.flatMap((e, i) => copyState[i] !== 0 ? [[e.path, i]] : []))
+    if (copyOf === null) {
+      copyOf = new Map()
+      for (let i = 0; i < entries.length; i++) if (copyState[i] !== 0) copyOf.set(entries.path(i), i)
+    }
     return copyOf.get(path)
   }
   // other files that vanished: removed once the old bytes of their blocks are journaled
@@ -149,7 +159,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   }
   function * wholeFilesAndTails (): Generator<FetchRequest> {
     for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]
+      const e = entries.at(i)
       ports.checkCancelled?.()
       if (copyState[i] !== 0) {
         const req: CopyRequest = { path: e.path, offset: 0, length: e.sourceSize ?? 0, wholeFile: true, entry: i }
@@ -217,7 +227,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
     await source.fetch(changedBlocks(), sink, onBytes, ports.checkCancelled, vanished, hooks)
     for (let i = 0; i < entries.length; i++) {
       if (copyState[i] === 0) continue
-      const path = entries[i].path
+      const path = entries.path(i)
       if (copyState[i] === VANISHED) {
         writer.removeFile(path)
         continue
@@ -254,7 +264,7 @@ export async function applyPlan (input: PlanInput, ports: Ports): Promise<ApplyR
   return {
     dryRun,
     bytesFetched,
-    filesCopied: entries.filter(e => e.action === 'copy').length,
+    filesCopied: copies(entries),
     filesTruncated: s.filesTruncated,
     filesRemoved: s.filesRemoved,
     dirsCreated: s.dirsCreated,

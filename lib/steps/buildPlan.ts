@@ -1,7 +1,8 @@
 import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
 import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
-import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, PlanEntry, sharedFiles } from '../rewind/filemap'
+import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, sharedFiles } from '../rewind/filemap'
+import { PlanEntries } from '../rewind/planentries'
 import { CompareCandidate, compareBlocks, CompareStats } from '../rewind/blockcompare'
 import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
 import { parseRelationPath, RelationFile, relationDataFile } from '../format/relpath'
@@ -39,7 +40,7 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
  * shorter one (the rest is the tail copy or the truncation): the blocks that differ
  * join the map's. Returns the blocks added and the comparison's statistics.
  */
-async function compareFiles (map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
+async function compareFiles (map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
   pgdata: string, what: string, want: (r: RelationFile) => boolean, ports: Ports): Promise<{ added: number, stats: CompareStats }> {
   const shared = sharedFiles(sourceFiles, targetFiles, path => {
     const r = relationDataFile(path, target.version)
@@ -52,7 +53,7 @@ async function compareFiles (map: PlanEntry[], sourceFiles: FileList, targetFile
 }
 
 /** Compare mode: every relation file both sides have. */
-async function compareAll (map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
+async function compareAll (map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
   pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
   const { added, stats } = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, why, () => true, ports)
   return { kind: 'compare', why, extraBlocks: added, comparison: stats }
@@ -77,7 +78,7 @@ function withRuleBlocks (wal: (path: string) => BlockRanges | undefined, hints: 
 }
 
 /** The rule's second half: the indexes it named (and whole databases whose catalog it could not read) compared with the source. */
-async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntry[], sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo,
+async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo,
   source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
   const vi = target.version
   const key = (r: { spcOid: number, dbOid: number, relNumber: number }): string => `${r.spcOid}/${r.dbOid}/${r.relNumber}`
@@ -143,7 +144,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     ports.log.progress('reading target file list')
     const targetFiles = listDataDir(pgdata, 'target', sourceFiles)
 
-    let entries: PlanEntry[]
+    let entries: PlanEntries
     let method: BlockMethod = { kind: 'wal', why: 'every block the target changed since the divergence is in its WAL (pg_rewind\'s way)', extraBlocks: 0, comparison: null }
     if (d.rewindNeeded) {
       const scan = input.scan!
@@ -169,7 +170,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     } else {
       // No rewind: but a node left without the new timeline's history files may not
       // follow the source onto it, so copy the ones it lacks.
-      entries = []
+      entries = new PlanEntries()
       for (let i = 0; !d.sameTimeline && i < sourceFiles.length; i++) {
         const path = sourceFiles.path(i)
         if (sourceFiles.type(i) === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(path) && targetFiles.indexOf(path) < 0) {

@@ -2,7 +2,7 @@ import { applyPlan } from './applyPlan'
 import { buildPlan, savePlan } from './buildPlan'
 import { findDivergence } from './findDivergence'
 import { scanWal } from './scanWal'
-import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, Plan, PlanFileResult, Ports, RewindInput, RewindMethodInput, Scan, scanJson, ScanResult } from './types'
+import { ApplyResult, Divergence, FindDivergenceInput, FinishResult, JsonPlan, Plan, PlanFileResult, planJson, Ports, RewindInput, RewindMethodInput, Scan, scanJson, ScanResult } from './types'
 import { writeBackupLabel } from './writeBackupLabel'
 import { RecoveryConfResult, writeRecoveryConf } from './writeRecoveryConf'
 import { memMark } from '../memtrace'
@@ -92,7 +92,7 @@ export async function rewind (input: RewindInput, ports: Ports, hooks: RewindHoo
 }
 
 /** The RPC rewind method's result: with `planFile`, `plan` is what buildPlan returns with one. */
-export interface RewindMethodResult extends Omit<RewindResult, 'plan' | 'scan'> { plan: Plan | PlanFileResult, scan: Scan }
+export interface RewindMethodResult extends Omit<RewindResult, 'plan' | 'scan'> { plan: JsonPlan | PlanFileResult, scan: Scan }
 
 /**
  * The RPC rewind method. With `planFile` the plan is written to that file before it
@@ -109,5 +109,5 @@ export async function rewindMethod ({ planFile, ...input }: RewindMethodInput, p
     ? {}
     : { dropChangedBlocks: true, onPlan: plan => { saved = savePlan(plan, planFile, input.target, ports) } })
   if (planFile !== undefined && saved === undefined) throw new PgRewindError('INTERNAL', 'rewind: the plan was never written')
-  return { ...r, scan: scanJson(r.scan), plan: saved ?? r.plan }
+  return { ...r, scan: scanJson(r.scan), plan: saved ?? planJson(r.plan) }
 }

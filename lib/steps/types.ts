@@ -1,7 +1,8 @@
 import { RewindSource } from '../source/types'
 import { ClusterIdentity } from '../rewind/clusterinfo'
 import { BlockRanges } from '../rewind/blockranges'
-import { Action, PlanEntry } from '../rewind/filemap'
+import type { Action, PlanEntry } from '../rewind/filemap'
+import type { PlanEntries } from '../rewind/planentries'
 import type { CompareStats } from '../rewind/blockcompare'
 import { DiscardReport } from '../rewind/discards'
 import type { ChangedBlocks } from '../rewind/relfiles'
@@ -151,12 +152,21 @@ export interface Plan {
   method: BlockMethod
   /** pg_wal files of the target that recovery after the rewind needs */
   requiredWal: string[]
-  entries: PlanEntry[]
+  /** in columns (lib/rewind/planentries.ts); an array in JSON (PlanJson) */
+  entries: PlanEntries
   totals: { sourceBytes: number, fetchBytes: number, blocks: number, entries: number, journalBytes: number }
   /** what the rewind throws away: scanWal's report, with names the source knows where the target did not */
   discards: DiscardReport
   /** sha256 of the canonical JSON of everything above */
   digest: string
+}
+
+/** A plan as JSON carries it (a result, a plan file, a client's params): its entries an array. */
+export type JsonPlan = Omit<Plan, 'entries'> & { entries: PlanEntry[] }
+
+/** The JSON form of a plan (the entries made objects). */
+export function planJson (p: Plan): JsonPlan {
+  return { ...p, entries: p.entries.toArray() }
 }
 
 /** A plan in a few lines of JSON, whatever its size (lib/rewind/plansummary.ts). */
@@ -250,7 +260,7 @@ export interface ScanWalInput extends StepBase { source?: SourceSpec, divergence
 /** `scan` is required when divergence.rewindNeeded; with `planFile` the plan is written there, not returned */
 export interface BuildPlanInput extends StepBase { source: SourceSpec, divergence: Divergence, scan?: Scan | ScanResult, planFile?: string }
 /** A plan passed whole, or the file buildPlan wrote it to and its digest (lib/rewind/planfile.ts). */
-export type PlanRef = { plan: Plan, planFile?: undefined, digest?: undefined } | { plan?: undefined, planFile: string, digest: string }
+export type PlanRef = { plan: Plan | JsonPlan, planFile?: undefined, digest?: undefined } | { plan?: undefined, planFile: string, digest: string }
 /** applyPlan, writeBackupLabel and verify: a plan and the two sides it was built for */
 export type PlanInput = StepBase & { source: SourceSpec } & PlanRef
 export interface WriteRecoveryConfInput extends StepBase { source: SourceSpec }

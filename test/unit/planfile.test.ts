@@ -7,7 +7,7 @@ import { planDigest } from '../../lib/rewind/plandigest'
 import { checkPlanFilePath, readPlanFile, writePlanFile } from '../../lib/rewind/planfile'
 import { planOf } from '../../lib/rewind/preconditions'
 import { emptyDiscardReport } from '../../lib/rewind/discards'
-import { Plan } from '../../lib/steps/types'
+import { JsonPlan, planJson } from '../../lib/steps/types'
 
 /**
  * Where a plan file may be (outside everything the rewind rewrites, resolved
@@ -17,8 +17,8 @@ import { Plan } from '../../lib/steps/types'
 
 const ident = { systemIdentifier: '7', major: 18, catalogVersion: 202506291, state: 'shut down', checkpoint: '0/3000028', timeline: 1, controlDigest: 'a'.repeat(64) }
 
-function samplePlan (pgdata: string): Plan {
-  const p: Omit<Plan, 'digest'> = {
+function samplePlan (pgdata: string): JsonPlan {
+  const p: Omit<JsonPlan, 'digest'> = {
     planVersion: 1,
     createdAt: '2026-12-02T00:00:00.000Z',
     target: { ...ident, pgdata },
@@ -88,8 +88,8 @@ t.test('written and read back: the canonical JSON, private, its sha256 the diges
   t.equal(statSync(path).mode & 0o777, 0o600, 'readable by its owner only')
   t.notMatch(bytes.toString(), /"digest"/, 'the digest is not in the file')
   t.same(readdirSync(root).filter(f => f.includes('.tmp')), [], 'no temporary file left')
-  t.same(readPlanFile(path, plan.digest, target), plan, 'the same plan')
-  t.same(planOf({ target, planFile: path, digest: plan.digest }), plan, 'planOf reads it')
+  t.same(planJson(readPlanFile(path, plan.digest, target)), plan, 'the same plan')
+  t.same(planJson(planOf({ target, planFile: path, digest: plan.digest })), plan, 'planOf reads it')
   // written again over the old one (the same plan, built again)
   writePlanFile(plan, path, target)
   t.equal(sha256(readFileSync(path)), plan.digest)

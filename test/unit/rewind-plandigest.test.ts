@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canonicalJson, planDigest } from '../../lib/rewind/plandigest'
 import { checkPlan } from '../../lib/rewind/preconditions'
-import { Plan } from '../../lib/steps/types'
+import { JsonPlan } from '../../lib/steps/types'
+import { PlanEntries } from '../../lib/rewind/planentries'
 import { emptyDiscardReport } from '../../lib/rewind/discards'
 
 const ident = { systemIdentifier: '7', major: 18, catalogVersion: 202506291, state: 'shut down', checkpoint: '0/3000028', timeline: 1, controlDigest: 'aa' }
 
-function plan (pgdata: string): Plan {
-  const p: Omit<Plan, 'digest'> = {
+function plan (pgdata: string): JsonPlan {
+  const p: Omit<JsonPlan, 'digest'> = {
     planVersion: 1,
     createdAt: '2026-12-02T00:00:00.000Z',
     target: { ...ident, pgdata },
@@ -40,7 +41,10 @@ t.test('the digest covers everything but itself', async t => {
   t.not(planDigest({ ...p, entries: [{ ...p.entries[0], blocks: [[0, 2]] }] }), p.digest, 'one more block')
   t.not(planDigest({ ...p, target: { ...p.target, pgdata: '/u' } }), p.digest, 'another target')
   t.not(planDigest({ ...p, discards: { ...p.discards, transactions: { ...p.discards.transactions, committed: 1 } } }), p.digest, 'one more discarded commit')
-  t.equal(planDigest(JSON.parse(JSON.stringify(p)) as Plan), p.digest, 'the same after a JSON round trip')
+  t.equal(planDigest(JSON.parse(JSON.stringify(p)) as JsonPlan), p.digest, 'the same after a JSON round trip')
+  const inColumns = { ...p, entries: PlanEntries.from(p.entries) }
+  t.equal(planDigest(inColumns), p.digest, 'the same with the entries in columns')
+  t.same(JSON.parse(JSON.stringify(inColumns)), p, 'which write the same JSON')
 })
 
 t.test('checkPlan: a tampered plan or another target is refused', async t => {
