@@ -2,7 +2,8 @@ import { PgRewindError } from '../errors'
 import { grown } from '../columns'
 import type { FileEntry, FileType } from './listing'
 
-const TYPES: readonly FileType[] = ['file', 'dir', 'symlink']
+/** A file type's code in a column is its place here (listings, plan entries). */
+export const FILE_TYPES: readonly FileType[] = ['file', 'dir', 'symlink']
 const TYPE_CODE: Record<FileType, number> = { file: 0, dir: 1, symlink: 2 }
 
 /**
@@ -72,7 +73,7 @@ export class FileList {
   }
 
   path (i: number): string { return this.paths[i] }
-  type (i: number): FileType { return TYPES[this.types[i]] }
+  type (i: number): FileType { return FILE_TYPES[this.types[i]] }
   size (i: number): number { return this.sizes[i] }
   linkTarget (i: number): string | undefined { return this.links.get(this.paths[i]) }
 

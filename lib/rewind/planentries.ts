@@ -1,5 +1,6 @@
 import { PgRewindError } from '../errors'
 import type { FileType } from '../datadir/listing'
+import { FILE_TYPES } from '../datadir/filelist'
 import type { BlockRanges } from './blockranges'
 import { grown } from '../columns'
 import { JSON_ITEMS, JsonItems } from '../jsonstream'
@@ -28,9 +29,8 @@ export interface PlanEntry {
 
 /** pg_rewind's action order (creations and copies first, removals last): an action's code is its place. */
 export const ACTIONS: readonly Action[] = ['create', 'copy', 'copy_tail', 'none', 'truncate', 'remove']
-const TYPES: readonly FileType[] = ['file', 'dir', 'symlink']
 const ACTION_CODE = new Map(ACTIONS.map((a, i) => [a, i]))
-const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]))
+const TYPE_CODE = new Map(FILE_TYPES.map((t, i) => [t, i]))
 const REMOVE = ACTION_CODE.get('remove')!
 
 const codeOf = <T>(codes: ReadonlyMap<T, number>, v: T, what: string, path: string): number => {
@@ -45,6 +45,8 @@ const NONE = NaN
 const NO_BLOCKS = 0xFFFFFFFF
 /** Block numbers end below InvalidBlockNumber (0xFFFFFFFF). */
 const MAX_BLOCK_END = 0xFFFFFFFF
+/** Lists of this many ranges or more are kept as arrays (PlanEntries.longLists). */
+const LONG_LIST = 2
 
 export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   length = 0
@@ -56,13 +58,20 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   /**
    * Each entry's changed blocks: its ranges are `blockRuns[i]` pairs [start, end)
    * from pair `blockFrom[i]` of `ranges` (NO_BLOCKS: none, not even an empty list).
-   * Most entries of a big divergence have some (a new table's first page both sides
+   * Most entries of a big divergence have one (a new table's first page both sides
    * wrote): a Map of their arrays cost 37 MB for 300,000.
    */
   private blockFrom = new Float64Array(0)
   private blockRuns = new Uint32Array(0)
   private ranges = new Uint32Array(0)
   private rangePairs = 0
+  /**
+   * The lists of LONG_LIST ranges or more, kept as given (blockFrom -1): the apply
+   * reads an entry's blocks several times, and the lists of pgbench's tables made anew
+   * each time added 10 MB of garbage at scale 300. A single range (a new table's first
+   * pages: most entries of a divergence of many files) is two numbers in `ranges`.
+   */
+  private longLists = new Map<number, BlockRanges>()
   /** by entry: symbolic links' targets, a handful */
   private links = new Map<number, string>()
 
@@ -99,6 +108,7 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   blocks (i: number): BlockRanges | undefined {
     const n = this.blockRuns[i]
     if (n === NO_BLOCKS) return undefined
+    if (this.blockFrom[i] < 0) return this.longLists.get(i)
     const out: BlockRanges = []
     for (let k = 2 * this.blockFrom[i], end = k + 2 * n; k < end; k += 2) out.push([this.ranges[k], this.ranges[k + 1]])
     return out
@@ -106,14 +116,22 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
 
   /** Entry `i`'s blocks from now on (ranges it had before stay unused in `ranges`: only a comparison adds blocks to an entry). */
   setBlocks (i: number, r: BlockRanges): void {
-    this.ranges = grown(this.ranges, 2 * (this.rangePairs + r.length))
-    this.blockFrom[i] = this.rangePairs
-    this.blockRuns[i] = r.length
     for (const [a, b] of r) {
-      // held as 32-bit numbers: a range no relation file can have is refused, not wrapped
+      // a range no relation file can have is refused (and held as 32-bit numbers, never wrapped)
       if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < b && b <= MAX_BLOCK_END)) {
         throw new PgRewindError('INVALID_PARAMS', `plan entry "${this.paths[i]}" has an invalid block range [${String(a)}, ${String(b)})`, { data: { path: this.paths[i] } })
       }
+    }
+    this.blockRuns[i] = r.length
+    this.longLists.delete(i)
+    if (r.length >= LONG_LIST) {
+      this.blockFrom[i] = -1
+      this.longLists.set(i, r)
+      return
+    }
+    this.ranges = grown(this.ranges, 2 * (this.rangePairs + r.length))
+    this.blockFrom[i] = this.rangePairs
+    for (const [a, b] of r) {
       this.ranges[2 * this.rangePairs] = a
       this.ranges[2 * this.rangePairs + 1] = b
       this.rangePairs++
@@ -127,7 +145,7 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
     return {
       path: this.paths[i],
       action: ACTIONS[this.actions[i]],
-      type: TYPES[this.types[i]],
+      type: FILE_TYPES[this.types[i]],
       sourceSize: Number.isNaN(s) ? undefined : s,
       targetSize: Number.isNaN(t) ? undefined : t,
       linkTarget: this.links.get(i),
@@ -203,10 +221,11 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
       blockRuns[j] = br
       done[j] = 1
     }
-    if (this.links.size === 0) return
+    if (this.links.size === 0 && this.longLists.size === 0) return
     const placeOf = new Uint32Array(order.length)
     for (let k = 0; k < order.length; k++) placeOf[order[k]] = k
     this.links = new Map([...this.links].map(([i, v]) => [placeOf[i], v]))
+    this.longLists = new Map([...this.longLists].map(([i, v]) => [placeOf[i], v]))
   }
 
   /** The columns cut to the entries (push grows them again). */

@@ -67,8 +67,9 @@ t.test('pg_rewind\'s order, whether the entries come in path order or not', asyn
     const action = (['create', 'copy', 'copy_tail', 'none', 'truncate', 'remove'] as const)[(i * 7) % 6]
     many.push({ path: `base/5/${(i * 7919) % 10007}`, action, type: 'file', sourceSize: i, blocks: i % 5 === 0 ? [[i, i + 1]] : undefined })
   }
+  many.push({ path: 'base/5/99999', action: 'none', type: 'file', blocks: Array.from({ length: 100 }, (_, k): [number, number] => [2 * k, 2 * k + 1]) })
   const sorted = PlanEntries.from(many).sort()
-  t.same(sorted.toArray(), pgRewindOrder(many), '2,000 entries: blocks follow their entry')
+  t.same(sorted.toArray(), pgRewindOrder(many), '2,001 entries: blocks, short lists and a long one, follow their entry')
   const more = PlanEntries.from(sorted)
   more.push({ path: 'base/5/0', action: 'none', type: 'file', blocks: [[0, 1]] })
   t.same(more.sort().toArray(), pgRewindOrder([...many, { path: 'base/5/0', action: 'none', type: 'file', blocks: [[0, 1]] }]), 'one added to sorted entries')
