@@ -1,7 +1,7 @@
 import { PgRewindError } from '../errors'
 import type { FileType } from '../datadir/listing'
 import { FILE_TYPES } from '../datadir/filelist'
-import type { BlockRanges } from './blockranges'
+import { BlockRanges, oneRange } from './blockranges'
 import { grown } from '../columns'
 import { JSON_ITEMS, JsonItems } from '../jsonstream'
 
@@ -41,12 +41,8 @@ const codeOf = <T>(codes: ReadonlyMap<T, number>, v: T, what: string, path: stri
 
 /** No size: sizes are byte counts, never NaN. */
 const NONE = NaN
-/** No blocks (undefined), where 0 is an empty list: an entry never has 2^32 - 1 ranges. */
-const NO_BLOCKS = 0xFFFFFFFF
 /** Block numbers end below InvalidBlockNumber (0xFFFFFFFF). */
 const MAX_BLOCK_END = 0xFFFFFFFF
-/** Lists of this many ranges or more are kept as arrays (PlanEntries.longLists). */
-const LONG_LIST = 2
 
 export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   length = 0
@@ -56,22 +52,18 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   private sourceSizes = new Float64Array(0)
   private targetSizes = new Float64Array(0)
   /**
-   * Each entry's changed blocks: its ranges are `blockRuns[i]` pairs [start, end)
-   * from pair `blockFrom[i]` of `ranges` (NO_BLOCKS: none, not even an empty list).
-   * Most entries of a big divergence have one (a new table's first page both sides
-   * wrote): a Map of their arrays cost 37 MB for 300,000.
+   * An entry whose changed blocks are one range [start, end) (a new table's first
+   * pages: most entries of a divergence of many files) has it in these two columns
+   * (end 0: not so); a Map of 300,000 such lists cost 37 MB.
    */
-  private blockFrom = new Float64Array(0)
-  private blockRuns = new Uint32Array(0)
-  private ranges = new Uint32Array(0)
-  private rangePairs = 0
+  private blockStart = new Uint32Array(0)
+  private blockEnd = new Uint32Array(0)
   /**
-   * The lists of LONG_LIST ranges or more, kept as given (blockFrom -1): the apply
-   * reads an entry's blocks several times, and the lists of pgbench's tables made anew
-   * each time added 10 MB of garbage at scale 300. A single range (a new table's first
-   * pages: most entries of a divergence of many files) is two numbers in `ranges`.
+   * Any other list (empty, or of several ranges) as given, by entry: the apply reads an
+   * entry's blocks several times, and the lists of pgbench's tables made anew each
+   * time added 10 MB of garbage at scale 300.
    */
-  private longLists = new Map<number, BlockRanges>()
+  private lists = new Map<number, BlockRanges>()
   /** by entry: symbolic links' targets, a handful */
   private links = new Map<number, string>()
 
@@ -85,8 +77,8 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   push (e: PlanEntry): void {
     const i = this.length
     if (i === this.actions.length) {
-      this.blockFrom = grown(this.blockFrom, i + 1)
-      this.blockRuns = grown(this.blockRuns, i + 1)
+      this.blockStart = grown(this.blockStart, i + 1)
+      this.blockEnd = grown(this.blockEnd, i + 1)
       this.actions = grown(this.actions, i + 1)
       this.types = grown(this.types, i + 1)
       this.sourceSizes = grown(this.sourceSizes, i + 1)
@@ -99,42 +91,32 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
     this.targetSizes[i] = e.targetSize ?? NONE
     if (e.linkTarget !== undefined) this.links.set(i, e.linkTarget)
     this.length = i + 1
-    this.blockRuns[i] = NO_BLOCKS
+    this.blockEnd[i] = 0
     if (e.blocks !== undefined) this.setBlocks(i, e.blocks)
   }
 
   path (i: number): string { return this.paths[i] }
   action (i: number): Action { return ACTIONS[this.actions[i]] }
   blocks (i: number): BlockRanges | undefined {
-    const n = this.blockRuns[i]
-    if (n === NO_BLOCKS) return undefined
-    if (this.blockFrom[i] < 0) return this.longLists.get(i)
-    const out: BlockRanges = []
-    for (let k = 2 * this.blockFrom[i], end = k + 2 * n; k < end; k += 2) out.push([this.ranges[k], this.ranges[k + 1]])
-    return out
+    const end = this.blockEnd[i]
+    return end !== 0 ? oneRange(this.blockStart[i], end) : this.lists.get(i)
   }
 
-  /** Entry `i`'s blocks from now on (ranges it had before stay unused in `ranges`: only a comparison adds blocks to an entry). */
+  /** Entry `i`'s blocks from now on. */
   setBlocks (i: number, r: BlockRanges): void {
     for (const [a, b] of r) {
-      // a range no relation file can have is refused (and held as 32-bit numbers, never wrapped)
+      // a range no relation file can have is refused (and a single one, held as 32-bit numbers, never wrapped)
       if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < b && b <= MAX_BLOCK_END)) {
         throw new PgRewindError('INVALID_PARAMS', `plan entry "${this.paths[i]}" has an invalid block range [${String(a)}, ${String(b)})`, { data: { path: this.paths[i] } })
       }
     }
-    this.blockRuns[i] = r.length
-    this.longLists.delete(i)
-    if (r.length >= LONG_LIST) {
-      this.blockFrom[i] = -1
-      this.longLists.set(i, r)
-      return
-    }
-    this.ranges = grown(this.ranges, 2 * (this.rangePairs + r.length))
-    this.blockFrom[i] = this.rangePairs
-    for (const [a, b] of r) {
-      this.ranges[2 * this.rangePairs] = a
-      this.ranges[2 * this.rangePairs + 1] = b
-      this.rangePairs++
+    this.lists.delete(i)
+    this.blockEnd[i] = 0
+    if (r.length === 1) {
+      this.blockStart[i] = r[0][0]
+      this.blockEnd[i] = r[0][1]
+    } else {
+      this.lists.set(i, r)
     }
   }
 
@@ -189,7 +171,7 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
    * new array of paths, with the old ones still held, made the sort's own peak.
    */
   private permute (order: Uint32Array): void {
-    const { paths, actions, types, sourceSizes, targetSizes, blockFrom, blockRuns } = this
+    const { paths, actions, types, sourceSizes, targetSizes, blockStart, blockEnd } = this
     const done = new Uint8Array(order.length)
     for (let i = 0; i < order.length; i++) {
       if (done[i] !== 0) continue
@@ -198,8 +180,8 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
       const t = types[i]
       const s = sourceSizes[i]
       const z = targetSizes[i]
-      const bf = blockFrom[i]
-      const br = blockRuns[i]
+      const bs = blockStart[i]
+      const be = blockEnd[i]
       let j = i
       for (let from = order[j]; from !== i; from = order[j]) {
         paths[j] = paths[from]
@@ -207,8 +189,8 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
         types[j] = types[from]
         sourceSizes[j] = sourceSizes[from]
         targetSizes[j] = targetSizes[from]
-        blockFrom[j] = blockFrom[from]
-        blockRuns[j] = blockRuns[from]
+        blockStart[j] = blockStart[from]
+        blockEnd[j] = blockEnd[from]
         done[j] = 1
         j = from
       }
@@ -217,15 +199,16 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
       types[j] = t
       sourceSizes[j] = s
       targetSizes[j] = z
-      blockFrom[j] = bf
-      blockRuns[j] = br
+      blockStart[j] = bs
+      blockEnd[j] = be
       done[j] = 1
     }
-    if (this.links.size === 0 && this.longLists.size === 0) return
+    if (this.links.size === 0 && this.lists.size === 0) return
     const placeOf = new Uint32Array(order.length)
     for (let k = 0; k < order.length; k++) placeOf[order[k]] = k
-    this.links = new Map([...this.links].map(([i, v]) => [placeOf[i], v]))
-    this.longLists = new Map([...this.longLists].map(([i, v]) => [placeOf[i], v]))
+    const moved = <T>(m: Map<number, T>): Map<number, T> => new Map([...m].map(([i, v]) => [placeOf[i], v]))
+    this.links = moved(this.links)
+    this.lists = moved(this.lists)
   }
 
   /** The columns cut to the entries (push grows them again). */
@@ -234,9 +217,8 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
     this.types = this.types.slice(0, this.length)
     this.sourceSizes = this.sourceSizes.slice(0, this.length)
     this.targetSizes = this.targetSizes.slice(0, this.length)
-    this.blockFrom = this.blockFrom.slice(0, this.length)
-    this.blockRuns = this.blockRuns.slice(0, this.length)
-    this.ranges = this.ranges.slice(0, 2 * this.rangePairs)
+    this.blockStart = this.blockStart.slice(0, this.length)
+    this.blockEnd = this.blockEnd.slice(0, this.length)
     return this
   }
 
