@@ -34,8 +34,8 @@ export function orderBy (keys: Uint32Array, n: number, packedRows = PACKED_ROWS)
   return out
 }
 
-/** The rows whose key is `k`, from an `orderBy` of `keys`, in row order. */
-export function rowsWithKey (order: Uint32Array, keys: Uint32Array, k: number): number[] {
+/** Where the rows whose key is `k` start in an `orderBy` of `keys` (order.length: none is greater). */
+export function firstWithKey (order: Uint32Array, keys: Uint32Array, k: number): number {
   let lo = 0
   let hi = order.length
   while (lo < hi) {
@@ -43,7 +43,12 @@ export function rowsWithKey (order: Uint32Array, keys: Uint32Array, k: number): 
     if (keys[order[mid]] < k) lo = mid + 1
     else hi = mid
   }
+  return lo
+}
+
+/** The rows whose key is `k`, from an `orderBy` of `keys`, in row order. */
+export function rowsWithKey (order: Uint32Array, keys: Uint32Array, k: number): number[] {
   const out: number[] = []
-  for (let p = lo; p < order.length && keys[order[p]] === k; p++) out.push(order[p])
+  for (let p = firstWithKey(order, keys, k); p < order.length && keys[order[p]] === k; p++) out.push(order[p])
   return out
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { versionInfo } from '../lib/format/versions'
 import type { ClassTable } from '../lib/catalog/classtable'
 import { ClassRow, FileCatalog } from '../lib/catalog/filecatalog'
-import { FileNameLookup } from '../lib/catalog/names'
+import { FileNameLookup, relationNames } from '../lib/catalog/names'
 import { Cluster, makeDir, testMajors } from './harness'
 
 /**
@@ -104,7 +104,7 @@ for (const major of testMajors()) {
     const toast = classes.find(x => t2 !== undefined && x.oid === t2.toastrelid && x.state === 'live')
     if (toast === undefined) throw new Error('no TOAST table for s1.t2')
     const asked = [file('t2'), file('gone'), file('elsewhere'), file('pg_class'), { spcOid: toast.tablespace, relNumber: toast.filenode }, { spcOid: 1663, relNumber: 999999 }]
-    t.same(asked.map(await lookup.relations(postgres.oid, 'postgres', asked)), [
+    t.same(asked.map(await relationNames(lookup, postgres.oid, 'postgres', asked)), [
       { oid: t2?.oid, schema: 's1', name: 't2', kind: 'table', toastOf: null, systemCatalog: false },
       { oid: classes.find(x => x.name === 'gone')?.oid, schema: 'public', name: 'gone', kind: 'table', toastOf: null, systemCatalog: false },
       { oid: classes.find(x => x.name === 'elsewhere')?.oid, schema: 'public', name: 'elsewhere', kind: 'table', toastOf: null, systemCatalog: false },
@@ -113,12 +113,12 @@ for (const major of testMajors()) {
       { reason: 'no row of the target\'s pg_class in database "postgres" has file 999999 in tablespace 1663 (VACUUM may have removed it)' }
     ])
     const sharedFiles = [{ spcOid: 1664, relNumber: (await cat.sharedRelMap()).get(1262) ?? 0 }]
-    t.same(sharedFiles.map(await lookup.relations(0, null, sharedFiles)).map(n => 'name' in n ? `${n.schema ?? ''}.${n.name}` : n.reason), ['pg_catalog.pg_database'], 'a shared catalog, by the global relation map')
+    t.same(sharedFiles.map(await relationNames(lookup, 0, null, sharedFiles)).map(n => 'name' in n ? `${n.schema ?? ''}.${n.name}` : n.reason), ['pg_catalog.pg_database'], 'a shared catalog, by the global relation map')
     const dbts = rows.find(r => r.name === 'dbts' && r.state === 'live')
     if (dbts === undefined) throw new Error('no dbts')
     const inTs = classRows((await cat.database(dbts)).classes).find(x => x.name === 'in_ts')
     const inTsFiles = [{ spcOid: inTs?.tablespace ?? 0, relNumber: inTs?.filenode ?? 0 }]
-    t.same(inTsFiles.map(await lookup.relations(dbts.oid, 'dbts', inTsFiles)).map(n => 'name' in n ? n.name : n.reason), ['in_ts'], 'a database whose default tablespace is another')
+    t.same(inTsFiles.map(await relationNames(lookup, dbts.oid, 'dbts', inTsFiles)).map(n => 'name' in n ? n.name : n.reason), ['in_ts'], 'a database whose default tablespace is another')
     t.same(await lookup.databases([Number(dbts.oid), 424242]), new Map<number, unknown>([[dbts.oid, { name: 'dbts' }], [424242, { reason: 'the target\'s pg_database has no row for OID 424242' }]]))
   })
 }

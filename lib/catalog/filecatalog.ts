@@ -11,7 +11,7 @@ import {
 } from './heappage'
 import { ClassTable } from './classtable'
 import { parseRelMap, RelMap, RELMAPPER_FILENAME } from './relmap'
-import type { RowState } from './rowstate'
+import { ROW_STATE_RANK, type RowState } from './rowstate'
 import { CatalogRow, deformFixed } from './tuple'
 
 /**
@@ -64,6 +64,12 @@ export interface IndexRow {
   indexrelid: number
   indrelid: number
   state: RowState
+}
+
+/** Where a catalog's file is: its tablespace and file number. */
+export interface CatalogFile {
+  tablespace: number
+  filenode: number
 }
 
 export interface DatabaseCatalog {
@@ -182,22 +188,35 @@ export class FileCatalog {
     return databasePath(db.tablespace, db.oid, this.vi)
   }
 
-  /** pg_class and pg_namespace of one database (every row version). */
+  /** pg_class and pg_namespace of one database (every row version), kept for the lookups that follow. */
   async database (db: Pick<DatabaseRow, 'oid' | 'tablespace'>): Promise<DatabaseCatalog> {
     const cached = this.perDb.get(db.oid)
     if (cached !== undefined) return cached
+    const classes = new ClassTable()
+    const namespaceFile = await this.eachClassRow(db, r => classes.add(r))
+    const c = { classes, namespaces: await this.namespaceRows(db, namespaceFile) }
+    this.perDb.set(db.oid, c)
+    return c
+  }
+
+  /**
+   * Every row version of one database's pg_class, one at a time and none held (a
+   * database with 100,000 tables has half a million); returns where its
+   * pg_namespace is (the version of that row that best describes it).
+   */
+  async eachClassRow (db: Pick<DatabaseRow, 'oid' | 'tablespace'>, f: (r: ClassRow) => void): Promise<CatalogFile> {
     const dir = this.databaseDir(db)
     const local = await this.relmap(dir)
     const shared = await this.sharedRelMap()
     const classFilenode = local.get(PG_CLASS_OID)
     if (classFilenode === undefined) throw new PgRewindError('CATALOG_INVALID', `the relation map of "${dir}" has no entry for pg_class`, { data: { path: `${dir}/${RELMAPPER_FILENAME}` } })
-    const classes = new ClassTable()
+    let nsp: ClassRow | undefined
     await this.eachRow(dir, classFilenode, this.vi.catalogs.pgClass, (r, t, state) => {
       const oid = num(r, 'oid')
       const shared_ = r.relisshared === true
       const relfilenode = num(r, 'relfilenode')
       const reltablespace = num(r, 'reltablespace')
-      classes.add({
+      const row: ClassRow = {
         oid,
         name: str(r, 'relname'),
         namespace: num(r, 'relnamespace'),
@@ -208,16 +227,19 @@ export class FileCatalog {
         shared: shared_,
         state,
         updated: (t.infomask & HEAP_UPDATED) !== 0
-      })
+      }
+      if (oid === PG_NAMESPACE_OID && (nsp === undefined || ROW_STATE_RANK[state] > ROW_STATE_RANK[nsp.state])) nsp = row
+      f(row)
     })
-    const nsp = classes.best(classes.rowsOfOid(PG_NAMESPACE_OID))
-    if (nsp < 0 || classes.filenode(nsp) === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
-    const namespaces = await this.rows(databasePath(classes.tablespace(nsp), db.oid, this.vi), classes.filenode(nsp), this.vi.catalogs.pgNamespace, (r, _t, state) => ({
+    if (nsp === undefined || nsp.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
+    return { tablespace: nsp.tablespace, filenode: nsp.filenode }
+  }
+
+  /** Every row version of one database's pg_namespace (where eachClassRow found it). */
+  async namespaceRows (db: Pick<DatabaseRow, 'oid'>, at: CatalogFile): Promise<NamespaceRow[]> {
+    return await this.rows(databasePath(at.tablespace, db.oid, this.vi), at.filenode, this.vi.catalogs.pgNamespace, (r, _t, state) => ({
       oid: num(r, 'oid'), name: str(r, 'nspname'), state
     }))
-    const c = { classes, namespaces }
-    this.perDb.set(db.oid, c)
-    return c
   }
 
   /** pg_index of one database (every row version): which table each index belongs to. */

@@ -3,9 +3,10 @@ import { join } from 'node:path'
 import type { Side } from '../datadir/files'
 import { GLOBALTABLESPACE_OID } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
-import type { ClassTable } from './classtable'
+import { ClassTable } from './classtable'
+import { firstWithKey, grown, orderBy } from '../columns'
 import { DatabaseCatalog, DatabaseRow, FileCatalog, FIRST_NORMAL_OBJECT_ID } from './filecatalog'
-import { bestRow } from './rowstate'
+import { bestRow, ROW_STATE_RANK } from './rowstate'
 
 /**
  * Names for relation files and database OIDs, from one side of a rewind. Two ways:
@@ -34,18 +35,38 @@ export function isUnresolved<T> (x: Named<T>): x is Unresolved {
 /** A relation file to name: its tablespace and file number (the database is the lookup's argument). */
 export interface FileRef { spcOid: number, relNumber: number }
 
-/**
- * The names of the files one `relations` call was asked for, a file at a time: a
- * lookup may make each name only when it is asked for (120,000 names held at once
- * took 22 MB while a big divergence was named; the report keeps a thousand).
- */
+/** A file's name, or why it has none: what `relationNames` gives for the files it was asked about. */
 export type RelationNames = (f: FileRef) => Named<RelationName>
 
+/** The relations (pg_class OIDs) that own files, in the order the files were asked about; 0 where none was found, and why. */
+export interface FileOwners {
+  oid: (i: number) => number
+  why: (i: number) => string
+}
+
+/**
+ * Names in two questions, so that a divergence of hundreds of thousands of files is
+ * named without a name or a catalog row held for each: which relation owns each file
+ * (a number a file), then the names of the few relations a report lists. A stopped
+ * data directory's lookup reads pg_class once for each, keeping nothing else; its
+ * whole pg_class held at once took 40 MB with 100,000 tables (issue 13).
+ */
 export interface NameLookup {
   readonly side: Side
   databases (oids: readonly number[]): Promise<Map<number, Named<{ name: string }>>>
   /** `dbName`: what the report knows the database as (a server source connects to it by name) */
-  relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<RelationNames>
+  fileOwners (dbOid: number, dbName: string | null, files: Iterable<FileRef>): Promise<FileOwners>
+  /** The relations' names, by OID (those fileOwners found: a server source is asked once, by file) */
+  describe (dbOid: number, dbName: string | null, oids: readonly number[]): Promise<(oid: number) => Named<RelationName>>
+}
+
+/** Both questions at once, for a few files: each file's relation, named. */
+export async function relationNames (lookup: NameLookup, dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<RelationNames> {
+  const owners = await lookup.fileOwners(dbOid, dbName, files)
+  const oids = new Set<number>()
+  for (let i = 0; i < files.length; i++) if (owners.oid(i) !== 0) oids.add(owners.oid(i))
+  const names = await lookup.describe(dbOid, dbName, [...oids])
+  return namesFromMap(new Map(files.map((f, i) => [fileRefKey(f), owners.oid(i) !== 0 ? names(owners.oid(i)) : { reason: owners.why(i) }])))
 }
 
 export const fileRefKey = (f: FileRef): string => `${f.spcOid}/${f.relNumber}`
@@ -147,31 +168,85 @@ export class FileNameLookup implements NameLookup {
     return out
   }
 
-  async relations (dbOid: number, _dbName: string | null, _files: readonly FileRef[]): Promise<RelationNames> {
-    const fail = (reason: string): RelationNames => () => ({ reason })
+  /** The database whose catalog names dbOid's files (shared catalogs: any database that is there), or why there is none. */
+  private async catalogDatabase (dbOid: number): Promise<DatabaseRow | Unresolved> {
     const all = await this.allDatabases()
-    if (isUnresolved(all)) return fail(all.reason)
+    if (isUnresolved(all)) return all
     // shared catalogs are described in every database's pg_class: read any one that is there
     const candidates = dbOid === 0
       ? [...new Map(all.filter(d => d.state === 'live').map(d => [d.oid, d])).values()]
       : [bestRow(all.filter(d => d.oid === dbOid))].filter((d): d is DatabaseRow => d !== undefined)
-    if (candidates.length === 0) return fail(`the ${this.side}'s pg_database has no row for database OID ${dbOid}`)
+    if (candidates.length === 0) return { reason: `the ${this.side}'s pg_database has no row for database OID ${dbOid}` }
     const db = candidates.find(d => existsSync(join(this.pgdata, this.catalog.databaseDir(d))))
-    if (db === undefined) {
-      const d = candidates[0]
-      return fail(`the ${this.side} has no directory ${this.catalog.databaseDir(d)} for database "${d.name}" (it was dropped)`)
+    if (db !== undefined) return db
+    const d = candidates[0]
+    return { reason: `the ${this.side} has no directory ${this.catalog.databaseDir(d)} for database "${d.name}" (it was dropped)` }
+  }
+
+  private unreadable (db: DatabaseRow, e: unknown): Unresolved {
+    return { reason: `the ${this.side}'s catalog of database "${db.name}" could not be read: ${errorText(e)}` }
+  }
+
+  /**
+   * pg_class read once, each row version matched to the files it names (by a sorted
+   * column of their numbers): the best version's OID kept for each file, and nothing
+   * else.
+   */
+  async fileOwners (dbOid: number, _dbName: string | null, files: Iterable<FileRef>): Promise<FileOwners> {
+    let n = 0
+    let spcs = new Uint32Array(0)
+    let rels = new Uint32Array(0)
+    for (const f of files) {
+      spcs = grown(spcs, n + 1)
+      rels = grown(rels, n + 1)
+      // a shared catalog's file is in the global tablespace, whatever it was asked by
+      spcs[n] = dbOid === 0 ? GLOBALTABLESPACE_OID : f.spcOid
+      rels[n++] = f.relNumber
     }
+    const db = await this.catalogDatabase(dbOid)
+    if (isUnresolved(db)) return { oid: () => 0, why: () => db.reason }
+    const order = orderBy(rels, n)
+    const oids = new Uint32Array(n)
+    /** the rank + 1 of the row version that gave the file its OID (0: none yet): the best one wins, the first of equals */
+    const ranks = new Uint8Array(n)
+    try {
+      await this.catalog.eachClassRow(db, r => {
+        if (r.shared !== (dbOid === 0)) return
+        const rank = ROW_STATE_RANK[r.state] + 1
+        for (let p = firstWithKey(order, rels, r.filenode); p < n && rels[order[p]] === r.filenode; p++) {
+          const k = order[p]
+          if (spcs[k] === r.tablespace && rank > ranks[k]) {
+            ranks[k] = rank
+            oids[k] = r.oid
+          }
+        }
+      })
+    } catch (e) {
+      const u = this.unreadable(db, e)
+      return { oid: () => 0, why: () => u.reason }
+    }
+    return {
+      oid: i => oids[i],
+      why: i => `no row of the ${this.side}'s pg_class in database "${db.name}" has file ${rels[i]} in tablespace ${spcs[i]} (VACUUM may have removed it)`
+    }
+  }
+
+  /** pg_class read again for the rows of these relations and of the tables whose TOAST tables they are. */
+  async describe (dbOid: number, _dbName: string | null, oids: readonly number[]): Promise<(oid: number) => Named<RelationName>> {
+    const db = await this.catalogDatabase(dbOid)
+    if (isUnresolved(db)) return () => db
+    const wanted = new Set(oids)
+    const classes = new ClassTable()
     let cat: IndexedCatalog
     try {
-      cat = new IndexedCatalog(await this.catalog.database(db))
+      const at = await this.catalog.eachClassRow(db, r => {
+        if (wanted.has(r.oid) || (r.toastrelid !== 0 && wanted.has(r.toastrelid))) classes.add(r)
+      })
+      cat = new IndexedCatalog({ classes, namespaces: await this.catalog.namespaceRows(db, at) })
     } catch (e) {
-      return fail(`the ${this.side}'s catalog of database "${db.name}" could not be read: ${errorText(e)}`)
+      const u = this.unreadable(db, e)
+      return () => u
     }
-    return f => {
-      const owner = cat.fileOwner(dbOid === 0 ? GLOBALTABLESPACE_OID : f.spcOid, f.relNumber, dbOid === 0)
-      return (owner !== undefined ? cat.describe(owner) : null) ?? {
-        reason: `no row of the ${this.side}'s pg_class in database "${db.name}" has file ${f.relNumber} in tablespace ${f.spcOid} (VACUUM may have removed it)`
-      }
-    }
+    return oid => cat.describe(oid) ?? { reason: `no row of the ${this.side}'s pg_class in database "${db.name}" has OID ${oid}` }
   }
 }

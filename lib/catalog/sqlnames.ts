@@ -1,4 +1,4 @@
-import { fileRefKey, FileRef, NameLookup, Named, namesFromMap, RelationName, RelationNames, relkindName } from './names'
+import { fileRefKey, FileOwners, FileRef, NameLookup, Named, RelationName, relkindName } from './names'
 import { FIRST_NORMAL_OBJECT_ID } from './filecatalog'
 
 /**
@@ -33,6 +33,8 @@ function errorText (e: unknown): string {
 
 export class SqlNameLookup implements NameLookup {
   readonly side = 'source' as const
+  /** the relations fileOwners found, by database and OID */
+  private readonly named = new Map<string, RelationName>()
 
   constructor (private readonly query: CatalogQuery, private readonly description: string) {}
 
@@ -51,25 +53,31 @@ export class SqlNameLookup implements NameLookup {
     return out
   }
 
-  async relations (dbOid: number, dbName: string | null, files: readonly FileRef[]): Promise<RelationNames> {
-    const out = new Map<string, Named<RelationName>>()
-    const fail = (reason: string): RelationNames => () => ({ reason })
+  /** Each file's relation, with its name (kept for `describe`): one query for them all, in the relation's database. */
+  async fileOwners (dbOid: number, dbName: string | null, files: Iterable<FileRef>): Promise<FileOwners> {
+    const list = [...files]
+    const fail = (reason: string): FileOwners => ({ oid: () => 0, why: () => reason })
     if (dbOid !== 0 && dbName === null) return fail(`the ${this.description} cannot be asked without the database's name`)
     let rows: Array<{ spc: string, fn: string, oid: string | null, relname: string | null, nspname: string | null, relkind: string | null, owner: string | null }>
     try {
-      rows = await this.query(dbOid === 0 ? null : dbName, RELATIONS_SQL, [files.map(f => f.spcOid), files.map(f => f.relNumber)])
+      rows = await this.query(dbOid === 0 ? null : dbName, RELATIONS_SQL, [list.map(f => f.spcOid), list.map(f => f.relNumber)])
     } catch (e) {
       return fail(`the ${this.description} could not be asked in database "${dbName ?? ''}": ${errorText(e)}`)
     }
+    const owner = new Map<string, number>()
     for (const r of rows) {
-      const key = fileRefKey({ spcOid: Number(r.spc), relNumber: Number(r.fn) })
-      if (r.oid === null || r.relname === null) {
-        out.set(key, { reason: `the ${this.description} has no relation with file ${r.fn} in database "${dbName ?? ''}"` })
-        continue
-      }
+      if (r.oid === null || r.relname === null) continue
       const oid = Number(r.oid)
-      out.set(key, { oid, schema: r.nspname, name: r.relname, kind: relkindName(r.relkind ?? ''), toastOf: r.owner, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID })
+      owner.set(fileRefKey({ spcOid: Number(r.spc), relNumber: Number(r.fn) }), oid)
+      this.named.set(`${dbOid}/${oid}`, { oid, schema: r.nspname, name: r.relname, kind: relkindName(r.relkind ?? ''), toastOf: r.owner, systemCatalog: oid < FIRST_NORMAL_OBJECT_ID })
     }
-    return namesFromMap(out)
+    return {
+      oid: i => owner.get(fileRefKey(list[i])) ?? 0,
+      why: i => `the ${this.description} has no relation with file ${list[i].relNumber} in database "${dbName ?? ''}"`
+    }
+  }
+
+  async describe (dbOid: number, _dbName: string | null, _oids: readonly number[]): Promise<(oid: number) => Named<RelationName>> {
+    return oid => this.named.get(`${dbOid}/${oid}`) ?? { reason: `the ${this.description} was not asked about relation ${oid}` }
   }
 }

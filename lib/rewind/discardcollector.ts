@@ -72,42 +72,56 @@ interface DbState extends RawDatabase { stamp: number, slot: number }
 
 const CREATED = 1
 const DROPPED = 2
+/** the collector met the file (the slot index is shared with the scan, which meets files before the fork too) */
+const MET = 4
 /** where each bucket's three counts start in a file's row of `rows` */
 const BUCKET = { committed: 0, prepared: 3, aborted: 6 } as const
 const ROW_WIDTH = 9
+/** a record has at most XLR_MAX_BLOCK_ID + 1 block references (the decoder refuses more) */
+const MAX_RECORD_BLOCKS = 33
 
-/** What the records after the fork did to each relation file, in columns by slot (lib/rewind/relfiles.ts). */
+/**
+ * What the records after the fork did to each relation file, in columns by slot
+ * (lib/rewind/relfiles.ts). The slots are scanWal's own (a file's segment 0): one
+ * index of the files met instead of two, 12 MB less for 400,000 files (100,000 tables
+ * a side).
+ */
 class FileColumns {
-  readonly index = new RelFileIndex()
   readonly blocks = new SlotBlocks()
   flags = new Uint8Array(0)
   truncations = new Uint32Array(0)
   records = new Float64Array(0)
   walBytes = new Float64Array(0)
-  /** the number of the last record that counted for the file (a record counts once per file) */
-  stamp = new Float64Array(0)
   dbSlot = new Int32Array(0)
   /** 1 + the file's row in `rows`; 0: no row changes (an index, a TOAST table, most catalogs) */
   rowSlot = new Int32Array(0)
   rows = new Float64Array(0)
   rowCount = 0
+  /** the slots of the files met, in the order met */
+  met = new Uint32Array(0)
+  metCount = 0
 
-  /** the last slot() added its file: the caller sets its dbSlot */
+  /** the last slot() met its file for the first time: the caller sets its dbSlot */
   added = false
 
+  constructor (readonly index: RelFileIndex) {}
+
   slot (loc: RelFileLocator): number {
-    const before = this.index.size
-    const s = this.index.slot(loc.spcOid, loc.dbOid, loc.relNumber)
-    this.added = this.index.size !== before
-    if (this.added) {
-      const n = this.index.size
+    const s = this.index.slot(loc.spcOid, loc.dbOid, loc.relNumber, 0)
+    if (s >= this.flags.length) {
+      const n = s + 1
       this.flags = grown(this.flags, n)
       this.truncations = grown(this.truncations, n)
       this.records = grown(this.records, n)
       this.walBytes = grown(this.walBytes, n)
-      this.stamp = grown(this.stamp, n)
       this.dbSlot = grown(this.dbSlot, n)
       this.rowSlot = grown(this.rowSlot, n)
+    }
+    this.added = (this.flags[s] & MET) === 0
+    if (this.added) {
+      this.flags[s] |= MET
+      this.met = grown(this.met, this.metCount + 1)
+      this.met[this.metCount++] = s
     }
     return s
   }
@@ -127,27 +141,19 @@ class FileColumns {
 }
 
 /**
- * The files as the report reads them, in columns cut to the files met: the hash
- * index, the stamps, the database slots and the block maps (only their counts are
- * reported) are let go. At 400,000 files (100,000 tables a side) 46 MB of columns
- * with their doubling room became 25 MB, held while the catalog is read for names.
+ * The files as the report reads them, in the order met: the block maps (only their
+ * counts are reported) and the database slots are let go. The columns are not cut
+ * to size: copies made at the end of the WAL read were, for a moment, 23 MB on top
+ * of everything the scan holds (its high-water with 100,000 tables a side).
  */
 function rawFiles (c: FileColumns, vi: VersionInfo): RawFiles {
-  const n = c.index.size
-  const spcs = c.index.spc.slice(0, n)
-  const dbs = c.index.db.slice(0, n)
-  const rels = c.index.rel.slice(0, n)
-  const flags = c.flags.slice(0, n)
-  const truncations = c.truncations.slice(0, n)
-  const records = c.records.slice(0, n)
-  const walBytes = c.walBytes.slice(0, n)
+  const { index, met, flags, truncations, records, walBytes, rowSlot, rows } = c
+  const n = c.metCount
   // a relation has fewer than 2^32 blocks
   const blocks = new Uint32Array(n)
-  for (let i = 0; i < n; i++) blocks[i] = c.blocks.count(i)
-  const rowSlot = c.rowSlot.slice(0, n)
-  const rows = c.rows.slice(0, c.rowCount * ROW_WIDTH)
-  const rowCounts = (i: number, bucket: Bucket): RowCounts => {
-    const r = rowSlot[i] - 1
+  for (let i = 0; i < n; i++) blocks[i] = c.blocks.count(met[i])
+  const rowCounts = (s: number, bucket: Bucket): RowCounts => {
+    const r = rowSlot[s] - 1
     if (r < 0) return noRows()
     const o = r * ROW_WIDTH + BUCKET[bucket]
     return { inserted: rows[o], updated: rows[o + 1], deleted: rows[o + 2] }
@@ -155,30 +161,31 @@ function rawFiles (c: FileColumns, vi: VersionInfo): RawFiles {
   // a literal of one fixed shape: built with a spread, each was a dictionary of some
   // 3 kB, allocated straight into the old generation (350 MB of garbage for 120,000)
   const at = (i: number): RawFile => {
-    const spcOid = spcs[i]
-    const dbOid = dbs[i]
-    const relNumber = rels[i]
+    const s = met[i]
+    const spcOid = index.spc[s]
+    const dbOid = index.db[s]
+    const relNumber = index.rel[s]
     return {
       spcOid,
       dbOid,
       relNumber,
       path: relationPath({ spcOid, dbOid, relNumber }, vi, { fork: ForkNumber.MAIN }),
-      created: (flags[i] & CREATED) !== 0,
-      dropped: (flags[i] & DROPPED) !== 0,
-      truncations: truncations[i],
-      records: records[i],
-      walBytes: walBytes[i],
+      created: (flags[s] & CREATED) !== 0,
+      dropped: (flags[s] & DROPPED) !== 0,
+      truncations: truncations[s],
+      records: records[s],
+      walBytes: walBytes[s],
       blocks: blocks[i],
-      committed: rowCounts(i, 'committed'),
-      prepared: rowCounts(i, 'prepared'),
-      aborted: rowCounts(i, 'aborted')
+      committed: rowCounts(s, 'committed'),
+      prepared: rowCounts(s, 'prepared'),
+      aborted: rowCounts(s, 'aborted')
     }
   }
   return {
     length: n,
     at,
-    dbOid: i => dbs[i],
-    ref: i => ({ spcOid: spcs[i], relNumber: rels[i] })
+    dbOid: i => index.db[met[i]],
+    ref: i => ({ spcOid: index.spc[met[i]], relNumber: index.rel[met[i]] })
   }
 }
 
@@ -209,7 +216,9 @@ export class DiscardCollector {
 
   private records = 0
   private walBytes = 0
-  private files = new FileColumns()
+  private files: FileColumns
+  /** the file slots of the record being counted: it counts once per file */
+  private readonly recordFiles = new Int32Array(MAX_RECORD_BLOCKS)
   private lastXid = 0
   /** the row counts the last heap record added to (one transaction inserting into one table: the common case) */
   private lastRowsXid = 0
@@ -229,7 +238,9 @@ export class DiscardCollector {
   private readonly notes: string[] = []
   private readonly noted = new Set<string>()
 
-  constructor (private readonly vi: VersionInfo, private readonly from: Lsn, private readonly to: Lsn) {
+  /** `index`: scanWal's slots of relation files, shared (a collector of its own by default) */
+  constructor (private readonly vi: VersionInfo, private readonly from: Lsn, private readonly to: Lsn, private readonly index = new RelFileIndex()) {
+    this.files = new FileColumns(index)
     this.forkPage = Number(from / BigInt(XLOG_BLCKSZ))
     this.forkOff = Number(from % BigInt(XLOG_BLCKSZ))
   }
@@ -295,12 +306,15 @@ export class DiscardCollector {
     const fc = this.files
     let first = -1
     const stamp = this.records
+    const seen = this.recordFiles
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i]
       const f = this.file(b)
       if (i === 0) first = f
-      if (fc.stamp[f] !== stamp) {
-        fc.stamp[f] = stamp
+      let again = false
+      for (let j = 0; j < i && !again; j++) again = seen[j] === f
+      seen[i] = f
+      if (!again) {
         fc.records[f]++
         fc.walBytes[f] += rec.totLen
         const d = this.dbList[fc.dbSlot[f]]
@@ -431,14 +445,15 @@ export class DiscardCollector {
     for (const r of roots) if (this.beganBeforeFork(r)) this.tx.beganBeforeFork++
     // a database created after the fork has only new files; one dropped takes its files with it
     const fc = this.files
-    for (let f = 0; f < fc.index.size; f++) {
+    for (let i = 0; i < fc.metCount; i++) {
+      const f = fc.met[i]
       const d = this.dbList[fc.dbSlot[f]]
       if (d.created) fc.flags[f] |= CREATED
       if (d.dropped) fc.flags[f] |= DROPPED
     }
     const files = rawFiles(fc, this.vi)
     // the columns now belong to the report; a collector that went on would start anew
-    this.files = new FileColumns()
+    this.files = new FileColumns(this.index)
     this.clearLastRows()
     return {
       from: formatLsn(this.from),

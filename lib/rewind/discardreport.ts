@@ -1,7 +1,8 @@
-import { isUnresolved, NameLookup, Named, RelationName } from '../catalog/names'
+import { FileRef, isUnresolved, NameLookup, Named, RelationName, relationNames, Unresolved } from '../catalog/names'
+import { FIRST_NORMAL_OBJECT_ID } from '../catalog/filecatalog'
 import { parseRelationPath } from '../format/relpath'
 import type { VersionInfo } from '../format/versions'
-import type { RawDiscards, RawFile } from './discardcollector'
+import type { RawDiscards, RawFile, RawFiles } from './discardcollector'
 import { orderBy } from '../columns'
 import {
   contribute, DiscardedDatabase, DiscardedRelation, DiscardReport, ListedRelations, MAX_LISTED_RELATIONS, NO_ROWS, noRows, relationFlags, sortRelations, sumRows
@@ -10,21 +11,28 @@ import {
 /**
  * From what the collector counted per relation file to the report: files grouped
  * into relations by the catalog's pg_class row (a rewritten table has two files),
- * named; then, for what one side could not name, names from the other.
+ * the relations the report lists named; then, for what one side could not name,
+ * names from the other.
  */
 
-function newRelation (database: number, name: Named<RelationName> | null, side: NameLookup['side']): DiscardedRelation {
-  const r = name !== null && !isUnresolved(name) ? name : null
+/** The files of `slots`, one at a time: an object for each of 400,000 held at once was 11 MB a local lookup never reads. */
+function * refsOf (files: RawFiles, slots: readonly number[]): Generator<FileRef> {
+  for (const s of slots) yield files.ref(s)
+}
+
+/** A relation as its files' owner: its pg_class OID (named later, if listed), or why it has none. */
+function newRelation (database: number, owner: number | Unresolved): DiscardedRelation {
+  const oid = typeof owner === 'number' ? owner : null
   return {
     database,
-    oid: r?.oid ?? null,
-    schema: r?.schema ?? null,
-    name: r?.name ?? null,
-    kind: r?.kind ?? null,
-    toastOf: r?.toastOf ?? null,
-    systemCatalog: r?.systemCatalog ?? false,
-    nameSource: r !== null ? side : null,
-    unresolved: name !== null && isUnresolved(name) ? name.reason : null,
+    oid,
+    schema: null,
+    name: null,
+    kind: null,
+    toastOf: null,
+    systemCatalog: oid !== null && oid < FIRST_NORMAL_OBJECT_ID,
+    nameSource: null,
+    unresolved: typeof owner === 'number' ? null : owner.reason,
     created: false,
     dropped: false,
     rewrites: 0,
@@ -37,6 +45,16 @@ function newRelation (database: number, name: Named<RelationName> | null, side: 
     walBytes: 0,
     files: []
   }
+}
+
+/** A relation's name as `side` gives it, or why it has none. */
+function nameRelation (rel: DiscardedRelation, n: Named<RelationName>, side: NameLookup['side']): void {
+  if (isUnresolved(n)) {
+    rel.unresolved = rel.unresolved === null ? n.reason : appendReason(rel.unresolved, n.reason)
+    rel.oid = null
+    return
+  }
+  Object.assign(rel, { oid: n.oid, schema: n.schema, name: n.name, kind: n.kind, toastOf: n.toastOf, systemCatalog: n.systemCatalog, nameSource: side, unresolved: null })
 }
 
 /** Add one relation's (or file's) counts and files to another's. */
@@ -107,26 +125,24 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
   const listed = new ListedRelations(maxRelations)
   for (const [dbOid, slots] of byDb) {
     const db = databases.find(d => d.oid === dbOid)!
-    const names = await lookup.relations(dbOid, db.name, slots.map(files.ref))
+    const owners = await lookup.fileOwners(dbOid, db.name, refsOf(files, slots))
     // a relation's files: one, unless it was rewritten (by pg_class OID; unnamed files
     // stand alone). Grouped by sorting the OIDs: a Map of an array per relation held
     // some 40 MB for 300,000 files (100,000 tables a side).
     const oids = new Uint32Array(slots.length)
-    for (let k = 0; k < slots.length; k++) {
-      const n = names(files.ref(slots[k]))
-      // OID 0 (InvalidOid) is no pg_class row's
-      oids[k] = isUnresolved(n) ? 0 : n.oid
-    }
+    // OID 0 (InvalidOid) is no pg_class row's
+    for (let k = 0; k < slots.length; k++) oids[k] = owners.oid(k)
     // the rows of one OID next to each other, in row order; a group offered where its
     // first row comes, the unnamed files after them (the order of ties in the report)
     const order = orderBy(oids, slots.length)
     const at = new Uint32Array(slots.length)
     for (let p = 0; p < order.length; p++) at[order[p]] = p
     const offer = (p: number): void => {
-      const oid = oids[order[p]]
+      const first = order[p]
+      const oid = oids[first]
       let end = p + 1
       if (oid !== 0) while (end < order.length && oids[order[end]] === oid) end++
-      const rel = newRelation(dbOid, names(files.ref(slots[order[p]])), lookup.side)
+      const rel = newRelation(dbOid, oid !== 0 ? oid : { reason: owners.why(first) })
       for (let q = p; q < end; q++) absorb(rel, fileAsRelation(files.at(slots[order[q]])))
       contribute(db, rel)
       listed.offer(rel)
@@ -138,7 +154,15 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
     }
     for (let k = 0; k < slots.length; k++) if (oids[k] === 0) offer(at[k])
   }
+  // only the relations listed are named: a second read of each database's catalog for a
+  // thousand names, instead of every relation's held while the files were grouped
   const relations = listed.finish()
+  for (const db of databases) {
+    const rels = relations.filter(r => r.database === db.oid && r.oid !== null)
+    if (rels.length === 0) continue
+    const names = await lookup.describe(db.oid, db.name, [...new Set(rels.map(r => r.oid!))])
+    for (const r of rels) nameRelation(r, names(r.oid!), lookup.side)
+  }
   for (const d of databases) d.relationsOmitted = listed.omitted.get(d.oid) ?? 0
   return {
     from: raw.from,
@@ -147,7 +171,7 @@ export async function buildDiscardReport (raw: RawDiscards, lookup: NameLookup, 
     walBytes: raw.walBytes,
     transactions: raw.transactions,
     databases,
-    relations,
+    relations: sortRelations(relations),
     notes: raw.notes
   }
 }
@@ -188,7 +212,7 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
   const gone = new Set<DiscardedRelation>()
   for (const [dbOid, list] of byDb) {
     const dbName = out.databases.find(d => d.oid === dbOid)?.name ?? null
-    const names = await lookup.relations(dbOid, dbName, list)
+    const names = await relationNames(lookup, dbOid, dbName, list)
     for (const { rel, spcOid, relNumber } of list) {
       const n = names({ spcOid, relNumber })
       if (isUnresolved(n)) {
@@ -207,8 +231,7 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
         if (db !== undefined) contribute(db, same)
         gone.add(rel)
       } else {
-        const named = newRelation(dbOid, n, lookup.side)
-        Object.assign(rel, { oid: named.oid, schema: named.schema, name: named.name, kind: named.kind, toastOf: named.toastOf, systemCatalog: named.systemCatalog, nameSource: named.nameSource, unresolved: null })
+        nameRelation(rel, n, lookup.side)
       }
     }
   }

@@ -206,13 +206,18 @@ export function contribute (db: DiscardedDatabase, r: Pick<DiscardedRelation, 'c
 const lostRows = (r: DiscardedRelation): number =>
   r.committed.inserted + r.committed.updated + r.committed.deleted + r.prepared.inserted + r.prepared.updated + r.prepared.deleted
 
+/** By database, then name; a relation not yet named by its OID (the oldest first), one without a name by its first file's path, last. */
 const sortKey = (r: DiscardedRelation): string =>
-  `${String(r.database).padStart(10, '0')}/${r.name === null ? `~${r.files[0]?.path ?? ''}` : `${r.schema ?? ''}.${r.name}`}`
+  `${String(r.database).padStart(10, '0')}/${r.name !== null ? `${r.schema ?? ''}.${r.name}` : r.oid !== null ? `#${String(r.oid).padStart(10, '0')}` : `~${r.files[0]?.path ?? ''}`}`
 
 /** A relation offered to the list, with what ranks it (computed once: the list is sorted again and again). */
 interface Ranked { r: DiscardedRelation, lost: number, key: string }
 
-/** The relations a bounded report keeps first. */
+/**
+ * The relations a bounded report keeps first. Among equals, the key is what the
+ * relation has when offered: a report names only the relations it keeps, so ties go
+ * by OID (the oldest relation first), then by the path of the first file.
+ */
 function rank (a: Ranked, b: Ranked): number {
   return b.lost - a.lost || b.r.records - a.r.records || b.r.walBytes - a.r.walBytes || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 }
@@ -257,10 +262,10 @@ export class ListedRelations {
     this.threshold = this.list[this.max - 1] ?? null
   }
 
-  /** The kept relations, in the report's order. */
+  /** The kept relations (to be named, then put in the report's order: sortRelations). */
   finish (): DiscardedRelation[] {
     this.trim()
-    const kept = this.list.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0).map(x => x.r)
+    const kept = this.list.map(x => x.r)
     this.list = []
     return kept
   }

@@ -78,14 +78,6 @@ export class RelFileIndex {
     for (let s = 0; s < this.size - 1; s++) this.buckets[this.bucketOf(this.spc[s], this.db[s], this.rel[s], this.seg[s])] = s + 1
   }
 
-  /** Columns cut to the slots in use: the room doubling left is let go once no file is added. */
-  trim (): void {
-    this.spc = this.spc.slice(0, this.size)
-    this.db = this.db.slice(0, this.size)
-    this.rel = this.rel.slice(0, this.size)
-    this.seg = this.seg.slice(0, this.size)
-  }
-
   private grow (n: number): void {
     this.spc = grown(this.spc, n)
     this.db = grown(this.db, n)
@@ -94,15 +86,19 @@ export class RelFileIndex {
   }
 }
 
+/** A slot's start when its blocks are in a bitmap: no run starts there (no block is numbered 0xFFFFFFFF). */
+const IN_BITMAP = 0xFFFFFFFF
+
 /**
  * Changed blocks per slot: one run of consecutive blocks [start, end) while they are
  * (a new table's first pages, an index's metapage, rows appended at the end: most files
  * of a big divergence), a bitmap only when a block falls outside the run.
  */
 export class SlotBlocks {
-  private start = new Float64Array(0)
-  /** 0: no block; start -1: the slot's blocks are in `bitmaps` */
-  private end = new Float64Array(0)
+  // a block number is below 0xFFFFFFFF (InvalidBlockNumber), so a run's end fits too
+  private start = new Uint32Array(0)
+  /** 0: no block; start IN_BITMAP: the slot's blocks are in `bitmaps` */
+  private end = new Uint32Array(0)
   private readonly bitmaps = new Map<number, BlockBitmap>()
   private lastSlot = -1
   private lastBits: BlockBitmap | null = null
@@ -114,7 +110,7 @@ export class SlotBlocks {
     }
     const s = this.start[slot]
     const e = this.end[slot]
-    if (s < 0) {
+    if (s === IN_BITMAP) {
       // records in a row mostly change the same file: its bitmap without a lookup
       if (slot !== this.lastSlot) {
         this.lastSlot = slot
@@ -133,26 +129,20 @@ export class SlotBlocks {
       for (let b = s; b < e; b++) bits.mark(b)
       bits.mark(blk)
       this.bitmaps.set(slot, bits)
-      this.start[slot] = -1
+      this.start[slot] = IN_BITMAP
     }
-  }
-
-  /** Columns cut to `slots` (the index's size): no block is marked after this. */
-  trim (slots: number): void {
-    this.start = this.start.slice(0, slots)
-    this.end = this.end.slice(0, slots)
   }
 
   ranges (slot: number): BlockRanges {
     if (slot >= this.end.length || this.end[slot] === 0) return []
     const s = this.start[slot]
-    return s < 0 ? this.bitmaps.get(slot)!.toRanges() : oneRange(s, this.end[slot])
+    return s === IN_BITMAP ? this.bitmaps.get(slot)!.toRanges() : oneRange(s, this.end[slot])
   }
 
   count (slot: number): number {
     if (slot >= this.end.length || this.end[slot] === 0) return 0
     const s = this.start[slot]
-    return s < 0 ? this.bitmaps.get(slot)!.count() : this.end[slot] - s
+    return s === IN_BITMAP ? this.bitmaps.get(slot)!.count() : this.end[slot] - s
   }
 }
 
@@ -180,8 +170,6 @@ export class ChangedBlocks {
   readonly count: number
 
   constructor (private readonly files: RelFileIndex, private readonly blocks: SlotBlocks, private readonly vi: VersionInfo | null) {
-    files.trim()
-    blocks.trim(files.size)
     let n = 0
     for (let s = 0; s < files.size; s++) {
       const c = blocks.count(s)

@@ -72,7 +72,8 @@ async function readTargetWal (input: ScanWalInput, target: ClusterInfo, history:
   let parameterChange: bigint | null = null
   const total = Number(to - from)
   ports.log.progress('reading WAL in target')
-  const discards = new DiscardCollector(vi, parseLsn(d.divergeLsn), to)
+  // one index of the files met for both: the collector's files are their segment 0
+  const discards = new DiscardCollector(vi, parseLsn(d.divergeLsn), to, files)
   // the hint rule's inputs: unless block comparison is asked for, whatever pg_control says
   // (a PARAMETER_CHANGE record after the fork, seen only on the way, may call for the rule)
   const hintCollector = opts.compareBlocks === true ? null : new HintCollector(vi, fork)

@@ -494,6 +494,8 @@ export function decodeRecordBody (rec: WalRecord, ctx: RecordDecodeContext): voi
       b.relNumber = relNo
       if (end - p < 4) throw shortData(rec)
       b.blockNumber = u32(buf, p)
+      // InvalidBlockNumber: PostgreSQL never registers it (and the block maps count on it)
+      if (b.blockNumber === 0xFFFFFFFF) throw recErr(rec, `invalid block number 4294967295 in block reference ${blockId} at ${pagePosText(rec.lsnPage, rec.lsnOff)}`, 'invalid-block-number')
       p += 4
     } else {
       throw recErr(rec, `invalid block_id ${blockId} at ${pagePosText(rec.lsnPage, rec.lsnOff)}`, 'invalid-block-id')

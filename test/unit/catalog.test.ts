@@ -7,7 +7,7 @@ import { heapPageTuples, HEAP_HASNULL, HEAP_XMAX_LOCK_ONLY, xmaxIsLockOnly } fro
 import { deformFixed } from '../../lib/catalog/tuple'
 import { ClogReader, clogSegmentName } from '../../lib/catalog/clog'
 import { bestRow } from '../../lib/catalog/rowstate'
-import { relkindName } from '../../lib/catalog/names'
+import { relationNames, relkindName } from '../../lib/catalog/names'
 import { CatalogQuery, SqlNameLookup } from '../../lib/catalog/sqlnames'
 
 /** pg_filenode.map as relmapper.c writes it */
@@ -144,7 +144,7 @@ t.test('names by SQL on a source server: rows to names, failures to reasons', as
   const l = new SqlNameLookup(q, 'source server "host=h"')
   t.same(await l.databases([16407, 5]), new Map<number, unknown>([[16407, { name: 'db_drop_on_target' }], [5, { reason: 'the source server "host=h" has no database with OID 5' }]]))
   const files = [{ spcOid: 1663, relNumber: 16408 }, { spcOid: 1663, relNumber: 16410 }, { spcOid: 1663, relNumber: 99 }]
-  const names = await l.relations(16407, 'db_drop_on_target', files)
+  const names = await relationNames(l, 16407, 'db_drop_on_target', files)
   t.same(files.map(names), [
     { oid: 16400, schema: 'public', name: 'd1', kind: 'table', toastOf: null, systemCatalog: false },
     { oid: 16403, schema: 'pg_toast', name: 'pg_toast_16400', kind: 'toast table', toastOf: 'public.d1', systemCatalog: false },
@@ -152,10 +152,10 @@ t.test('names by SQL on a source server: rows to names, failures to reasons', as
   ])
   t.same(names({ spcOid: 1663, relNumber: 12345 }), { reason: 'not looked up' }, 'a file not asked for')
   t.same(calls[1], ['db_drop_on_target', [[1663, 1663, 1663], [16408, 16410, 99]]], 'asked in that database, every file at once')
-  await l.relations(0, null, files.slice(0, 1))
+  await relationNames(l, 0, null, files.slice(0, 1))
   t.equal(calls[2][0], null, 'shared catalogs: in the session\'s own database')
-  t.same(files.slice(0, 1).map(await l.relations(16407, null, files.slice(0, 1))), [{ reason: 'the source server "host=h" cannot be asked without the database\'s name' }])
-  t.same(files.slice(0, 1).map(await l.relations(16407, 'unreachable', files.slice(0, 1))), [{ reason: 'the source server "host=h" could not be asked in database "unreachable": connection refused' }])
+  t.same(files.slice(0, 1).map(await relationNames(l, 16407, null, files.slice(0, 1))), [{ reason: 'the source server "host=h" cannot be asked without the database\'s name' }])
+  t.same(files.slice(0, 1).map(await relationNames(l, 16407, 'unreachable', files.slice(0, 1))), [{ reason: 'the source server "host=h" could not be asked in database "unreachable": connection refused' }])
   const down = new SqlNameLookup(async () => { throw new Error('gone') }, 'source server "host=h"')
   t.same(await down.databases([1]), new Map([[1, { reason: 'the source server "host=h" could not be asked: gone' }]]))
 })

@@ -236,6 +236,7 @@ t.test('body consistency checks (DecodeXLogRecord)', async t => {
     ['hole beyond the page (uncompressed)', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(100), holeOffset: 8000, bimgInfo: 0x03 } }] }, 0n), /BKPIMAGE_HAS_HOLE set, but hole offset 8000 length 8092 exceeds the block size/, 'hole-beyond-page'],
     ['hole beyond the page (compressed)', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0, image: { bytes: Buffer.alloc(100), holeOffset: 200, holeLength: 8000, bimgInfo: 0x07 } }] }, 0n), /hole offset 200 length 8000 exceeds the block size/, 'hole-beyond-page'],
     ['SAME_REL first', encodeRecord({ blocks: [{ id: 0, blk: 0 }] }, 0n), /BKPBLOCK_SAME_REL set but no previous rel at 0\/1000028/, 'same-rel-without-rel'],
+    ['InvalidBlockNumber', encodeRecord({ blocks: [{ id: 0, rel: [1, 2, 3], blk: 0xFFFFFFFF }] }, 0n), /invalid block number 4294967295 in block reference 0 at 0\/1000028/, 'invalid-block-number'],
     ['block id 33', Buffer.from(''), /invalid block_id 33 at/, 'invalid-block-id'],
     ['block id 251', Buffer.from(''), /invalid block_id 251 at/, 'invalid-block-id'],
     ['toplevel xid on 13', encodeRecord({ toplevelXid: 5, main: Buffer.from([1]) }, 0n), /invalid block_id 252 at/, 'invalid-block-id', versionInfo(13)]
