@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync, Stats, statSync } from 'node:fs'
+import { opendirSync, readlinkSync, Stats, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { ioCode, lstatOrNull, Side } from './files'
@@ -44,10 +44,26 @@ export function listDataDir (root: string, side: Side, sameAs?: FileList): FileL
   return out.finish(side)
 }
 
+/**
+ * A directory's names, read a buffer of entries at a time: readdirSync reads them all
+ * into memory malloc'd per entry before any becomes a string, which for the 400,000
+ * files of one database's directory (100,000 tables) left some 20 MB that glibc kept.
+ */
+function dirNames (dir: string): string[] {
+  const d = opendirSync(dir, { bufferSize: 1024 })
+  const names: string[] = []
+  try {
+    for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name)
+  } finally {
+    d.closeSync()
+  }
+  return names
+}
+
 function walk (root: string, rel: string, out: FileList, side: Side, sameAs: FileList | undefined): void {
   let names: string[]
   try {
-    names = readdirSync(rel === '' ? root : join(root, rel))
+    names = dirNames(rel === '' ? root : join(root, rel))
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
     throw new PgRewindError(ioCode(side), `could not open directory "${join(root, rel)}": ${(e as Error).message}`)
