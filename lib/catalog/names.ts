@@ -98,7 +98,7 @@ function errorText (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-/** A database's catalog, for many lookups: its pg_class rows found by file, by OID, TOAST tables by owner. */
+/** A database's catalog (or the rows of it a lookup kept), for many lookups: its pg_class rows found by OID, TOAST tables by owner. */
 export class IndexedCatalog {
   private readonly classes: ClassTable
   private readonly namespaces = new Map<number, Array<DatabaseCatalog['namespaces'][number]>>()
@@ -110,13 +110,6 @@ export class IndexedCatalog {
       if (l === undefined) this.namespaces.set(n.oid, [n])
       else l.push(n)
     }
-  }
-
-  /** the OID of the relation (its best pg_class row) whose file this is */
-  fileOwner (spcOid: number, relNumber: number, shared: boolean): number | undefined {
-    const c = this.classes
-    const i = c.best(c.rowsOfFile(spcOid, relNumber).filter(r => c.shared(r) === shared))
-    return i < 0 ? undefined : c.oid(i)
   }
 
   private schemaOf (namespace: number): string | null {
