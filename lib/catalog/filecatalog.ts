@@ -11,7 +11,7 @@ import {
 } from './heappage'
 import { ClassTable } from './classtable'
 import { parseRelMap, RelMap, RELMAPPER_FILENAME } from './relmap'
-import { ROW_STATE_RANK, type RowState } from './rowstate'
+import { bestRow, type RowState } from './rowstate'
 import { CatalogRow, deformFixed } from './tuple'
 
 /**
@@ -210,7 +210,7 @@ export class FileCatalog {
     const shared = await this.sharedRelMap()
     const classFilenode = local.get(PG_CLASS_OID)
     if (classFilenode === undefined) throw new PgRewindError('CATALOG_INVALID', `the relation map of "${dir}" has no entry for pg_class`, { data: { path: `${dir}/${RELMAPPER_FILENAME}` } })
-    let nsp: ClassRow | undefined
+    const nspRows: ClassRow[] = []
     await this.eachRow(dir, classFilenode, this.vi.catalogs.pgClass, (r, t, state) => {
       const oid = num(r, 'oid')
       const shared_ = r.relisshared === true
@@ -228,9 +228,10 @@ export class FileCatalog {
         state,
         updated: (t.infomask & HEAP_UPDATED) !== 0
       }
-      if (oid === PG_NAMESPACE_OID && (nsp === undefined || ROW_STATE_RANK[state] > ROW_STATE_RANK[nsp.state])) nsp = row
+      if (oid === PG_NAMESPACE_OID) nspRows.push(row)
       f(row)
     })
+    const nsp = bestRow(nspRows)
     if (nsp === undefined || nsp.filenode === 0) throw new PgRewindError('CATALOG_INVALID', `pg_class of "${dir}" has no row for pg_namespace`, { data: { path: dir } })
     return { tablespace: nsp.tablespace, filenode: nsp.filenode }
   }

@@ -50,7 +50,7 @@ function newRelation (database: number, owner: number | Unresolved): DiscardedRe
 /** A relation's name as `side` gives it, or why it has none. */
 function nameRelation (rel: DiscardedRelation, n: Named<RelationName>, side: NameLookup['side']): void {
   if (isUnresolved(n)) {
-    rel.unresolved = rel.unresolved === null ? n.reason : appendReason(rel.unresolved, n.reason)
+    rel.unresolved = appendReason(rel.unresolved, n.reason)
     rel.oid = null
     return
   }
@@ -216,7 +216,7 @@ export async function completeDiscardNames (report: DiscardReport, lookup: NameL
     for (const { rel, spcOid, relNumber } of list) {
       const n = names({ spcOid, relNumber })
       if (isUnresolved(n)) {
-        rel.unresolved = appendReason(rel.unresolved, n.reason)
+        nameRelation(rel, n, lookup.side)
         continue
       }
       const same = out.relations.find(r => r !== rel && !gone.has(r) && r.database === dbOid && r.oid === n.oid)

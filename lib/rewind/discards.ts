@@ -206,9 +206,14 @@ export function contribute (db: DiscardedDatabase, r: Pick<DiscardedRelation, 'c
 const lostRows = (r: DiscardedRelation): number =>
   r.committed.inserted + r.committed.updated + r.committed.deleted + r.prepared.inserted + r.prepared.updated + r.prepared.deleted
 
-/** By database, then name; a relation not yet named by its OID (the oldest first), one without a name by its first file's path, last. */
-const sortKey = (r: DiscardedRelation): string =>
-  `${String(r.database).padStart(10, '0')}/${r.name !== null ? `${r.schema ?? ''}.${r.name}` : r.oid !== null ? `#${String(r.oid).padStart(10, '0')}` : `~${r.files[0]?.path ?? ''}`}`
+/** What orders relations within a database: the name; one not yet named, its OID (the oldest first); one without a name, its first file's path, last. */
+function relationKey (r: DiscardedRelation): string {
+  if (r.name !== null) return `${r.schema ?? ''}.${r.name}`
+  if (r.oid !== null) return `#${String(r.oid).padStart(10, '0')}`
+  return `~${r.files[0]?.path ?? ''}`
+}
+
+const sortKey = (r: DiscardedRelation): string => `${String(r.database).padStart(10, '0')}/${relationKey(r)}`
 
 /** A relation offered to the list, with what ranks it (computed once: the list is sorted again and again). */
 interface Ranked { r: DiscardedRelation, lost: number, key: string }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { JsonPlan, Plan } from '../steps/types'
 import { canonicalText, writeJson } from '../jsonstream'
+import { PlanEntries } from './planentries'
 
 /**
  * A plan pins its own content: the sha256 of its canonical JSON (object keys sorted
@@ -49,4 +50,9 @@ export function checkedDigest (plan: Plan | JsonPlan): string {
 export function markChecked<P extends Plan | JsonPlan> (plan: P): P {
   sealed.set(plan, plan.digest)
   return plan
+}
+
+/** A plan from JSON whose digest the caller checked: its entries in columns, the check remembered. */
+export function checkedPlanOf (plan: JsonPlan): Plan {
+  return markChecked({ ...plan, entries: PlanEntries.from(plan.entries) })
 }

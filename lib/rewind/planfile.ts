@@ -5,9 +5,8 @@ import { defs } from '../contract/schemas'
 import { PgRewindError } from '../errors'
 import { writeJson } from '../jsonstream'
 import type { JsonPlan, Plan, TargetSpec } from '../steps/types'
-import { PlanEntries } from './planentries'
 import { replaceFile } from '../target/durable'
-import { markChecked } from './plandigest'
+import { checkedPlanOf } from './plandigest'
 
 /**
  * A plan kept in a file instead of travelling whole through JSON-RPC: buildPlan
@@ -130,6 +129,5 @@ export function readPlanFile (path: string, digest: string, target: TargetSpec):
       errors.slice(0, 5).map(e => `${e.instancePath === '' ? '(top)' : e.instancePath}: ${e.message ?? e.keyword}`).join('; '))
   }
   // its bytes are the canonical text the digest hashes: no need to hash it again
-  const json = plan as JsonPlan
-  return markChecked({ ...json, entries: PlanEntries.from(json.entries) })
+  return checkedPlanOf(plan as JsonPlan)
 }

@@ -4,7 +4,7 @@ import { PgRewindError } from '../errors'
 import { RewindSource } from '../source/types'
 import { JsonPlan, Plan, PlanRef, Ports, SourceSpec, StepOptions, TargetSpec } from '../steps/types'
 import { checkTargetUnchanged, ClusterInfo, readClusterInfo } from './clusterinfo'
-import { checkedDigest, markChecked } from './plandigest'
+import { checkedDigest, checkedPlanOf } from './plandigest'
 import { PlanEntries } from './planentries'
 import { readPlanFile } from './planfile'
 
@@ -52,7 +52,7 @@ export function checkPlan<P extends Plan | JsonPlan> (plan: P, target: TargetSpe
 export function planOf (input: { target: TargetSpec } & PlanRef): Plan {
   const plan = checkPlan(input.plan ?? readPlanFile(input.planFile, input.digest, input.target), input.target)
   // a plan from JSON: its entries into columns, the digest just checked kept
-  return plan.entries instanceof PlanEntries ? plan as Plan : markChecked({ ...plan, entries: PlanEntries.from(plan.entries) })
+  return plan.entries instanceof PlanEntries ? plan as Plan : checkedPlanOf(plan as JsonPlan)
 }
 
 /**
