@@ -52,3 +52,28 @@ export function rowsWithKey (order: Uint32Array, keys: Uint32Array, k: number): 
   for (let p = firstWithKey(order, keys, k); p < order.length && keys[order[p]] === k; p++) out.push(order[p])
   return out
 }
+
+/** Values a chunk of a ChunkedColumn holds (2^14: 128 kB of Float64, malloc's mmap threshold that the launcher sets). */
+const CHUNK_BITS = 14
+const CHUNK = 1 << CHUNK_BITS
+
+/**
+ * A column that grows a chunk at a time: never copied, so no moment where the old and
+ * the doubled column are both alive, and never more than a chunk of room. For tables
+ * whose rows are added one by one while much else is held (the plan's entries, made
+ * as the target's directory is walked: doubling their columns at 262,144 entries was a
+ * 14 MB moment at buildPlan's peak).
+ */
+export class ChunkedColumn<T extends Column> {
+  private readonly chunks: T[] = []
+
+  constructor (private readonly Make: new (n: number) => T) {}
+
+  get (i: number): number { return this.chunks[i >>> CHUNK_BITS][i & (CHUNK - 1)] }
+
+  set (i: number, v: number): void {
+    const c = i >>> CHUNK_BITS
+    while (c >= this.chunks.length) this.chunks.push(new this.Make(CHUNK))
+    this.chunks[c][i & (CHUNK - 1)] = v
+  }
+}

@@ -89,6 +89,8 @@ export class FileList {
     for (let i = 0; i < this.paths.length; i++) yield this.entry(i)
   }
 
+  [Symbol.iterator] (): Generator<FileEntry> { return this.entries() }
+
   /** The row of `path`, or -1 (binary search: the list is finished). */
   indexOf (path: string): number {
     let lo = 0
@@ -110,18 +112,22 @@ export class FileList {
 }
 
 /**
- * Both finished lists walked together by path: `f(path, s, t)` once for every path
- * either side has, with its row on each side (-1 where that side lacks it), in path
- * order.
+ * A finished list and a listing in path order (a walk of the target's directory, or
+ * another list) merged by path: `f(path, s, t)` once for every path either side has,
+ * with its row in `source` (-1 where it lacks it) and the other's entry (undefined
+ * where it lacks it), in path order. The other side is read once, as it comes.
  */
-export function mergeLists (source: FileList, target: FileList, f: (path: string, s: number, t: number) => void): void {
+export function mergeLists (source: FileList, target: Iterable<FileEntry>, f: (path: string, s: number, t: FileEntry | undefined) => void): void {
   let i = 0
-  let j = 0
-  while (i < source.length || j < target.length) {
-    const sp = i < source.length ? source.path(i) : undefined
-    const tp = j < target.length ? target.path(j) : undefined
-    if (tp === undefined || (sp !== undefined && sp < tp)) f(sp!, i++, -1)
-    else if (sp === undefined || tp < sp) f(tp, -1, j++)
-    else f(sp, i++, j++)
+  let last: string | undefined
+  for (const t of target) {
+    const tp = t.path
+    if (last !== undefined && !(last < tp)) throw new PgRewindError('INTERNAL', `target file "${tp}" listed out of order or twice`)
+    last = tp
+    for (; i < source.length && source.path(i) < tp; i++) f(source.path(i), i, undefined)
+    // a path both have is passed as the source's string: what the map keeps of it is one string, not two
+    if (i < source.length && source.path(i) === tp) f(source.path(i), i++, t)
+    else f(tp, -1, t)
   }
+  for (; i < source.length; i++) f(source.path(i), i, undefined)
 }

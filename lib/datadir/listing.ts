@@ -1,8 +1,9 @@
-import { opendirSync, readlinkSync, Stats, statSync } from 'node:fs'
+import { opendirSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { ioCode, lstatOrNull, Side } from './files'
 import { FileList } from './filelist'
+import { grown } from '../columns'
 
 /** pgrewind's undo journal in a data directory (lib/target/journal.ts): listed, never walked into. */
 export const JOURNAL_DIR = 'pgrewind_journal'
@@ -27,77 +28,129 @@ export interface FileEntry {
 }
 
 /**
- * List a local data directory the way pg_rewind does: regular files, directories
- * and symlinks (not followed, except the tablespace links directly under pg_tblspc/
- * and pg_wal, whose contents are part of the cluster). Sockets, FIFOs and devices
- * are skipped (a unix socket in PGDATA is not data). Entries that vanish while we
- * look are ignored: a cleanly stopped cluster has no such churn, and a running one
- * is refused before its listing matters.
+ * A data directory's entries in path order, one at a time, the way pg_rewind lists
+ * it: regular files, directories and symlinks (not followed, except the tablespace
+ * links directly under pg_tblspc/ and pg_wal, whose contents are part of the cluster).
+ * Sockets, FIFOs and devices are skipped (a unix socket in PGDATA is not data).
+ * Entries that vanish while we look are ignored: a cleanly stopped cluster has no
+ * such churn, and a running one is refused before its listing matters.
  *
- * `sameAs`: the other side's listing, whose path strings this one takes for the paths
- * both have — one string per path in memory instead of two (13 MB for the 400,000
- * files a side of a pair with 100,000 tables a side).
+ * Path order (JavaScript string order, as FileList's) straight from the walk, so that
+ * the file map can merge the target's directory as it is read instead of holding its
+ * listing (issue 13: 400,000 paths, 20 MB, with 100,000 tables a side): a directory's
+ * entry comes at its name, its contents at its name + "/" — after "x.b" and "x-1",
+ * whose "." and "-" sort before "/".
  */
-export function listDataDir (root: string, side: Side, sameAs?: FileList): FileList {
-  const out = new FileList()
-  walk(root, '', out, side, sameAs)
-  return out.finish(side)
+export function * walkDataDir (root: string, side: Side): Generator<FileEntry> {
+  yield * walk(root, '', side)
 }
 
+/** The whole listing, in columns (the source's: the file map and the totals read it more than once). */
+export function listDataDir (root: string, side: Side): FileList {
+  return FileList.of(walkDataDir(root, side), side)
+}
+
+function isLatin1 (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xFF) return false
+  return true
+}
+
+/** A directory's names in order: the k-th made as a string when asked. */
+interface SortedNames { count: number, name: (k: number) => string }
+
 /**
- * A directory's names, read a buffer of entries at a time: readdirSync reads them all
- * into memory malloc'd per entry before any becomes a string, which for the 400,000
- * files of one database's directory (100,000 tables) left some 20 MB that glibc kept.
+ * A directory's names, sorted, read a buffer of entries at a time: readdirSync reads
+ * them all into memory malloc'd per entry before any becomes a string, which for the
+ * 400,000 files of one database's directory (100,000 tables) left some 20 MB that
+ * glibc kept. They are kept packed, a byte a character, while the directory is
+ * walked: as strings they were 13 MB at buildPlan's peak, and garbage in V8's old
+ * generation after. Latin-1 bytes sort as the strings do (by UTF-16 code unit); a
+ * directory with a name beyond Latin-1 keeps its names as strings.
  */
-function dirNames (dir: string): string[] {
+function sortedNames (dir: string): SortedNames {
   const d = opendirSync(dir, { bufferSize: 1024 })
-  const names: string[] = []
+  let bytes = new Uint8Array(4096)
+  let starts = new Uint32Array(256)
+  let n = 0
+  let end = 0
+  let wide: string[] | null = null
   try {
-    for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name)
+    for (let e = d.readSync(); e !== null; e = d.readSync()) {
+      const name = e.name
+      if (wide === null && isLatin1(name)) {
+        bytes = grown(bytes, end + name.length)
+        starts = grown(starts, n + 2)
+        starts[n++] = end
+        for (let i = 0; i < name.length; i++) bytes[end++] = name.charCodeAt(i)
+        continue
+      }
+      if (wide === null) {
+        const packed = Buffer.from(bytes.buffer, 0, end)
+        wide = []
+        for (let k = 0; k < n; k++) wide.push(packed.toString('latin1', starts[k], k + 1 < n ? starts[k + 1] : end))
+      }
+      wide.push(name)
+    }
   } finally {
     d.closeSync()
   }
-  return names
+  if (wide !== null) {
+    const names = wide.sort()
+    return { count: names.length, name: k => names[k] }
+  }
+  starts[n] = end
+  const order = new Uint32Array(n)
+  for (let k = 0; k < n; k++) order[k] = k
+  order.sort((a, b) => {
+    const ea = starts[a + 1]
+    const eb = starts[b + 1]
+    for (let i = starts[a], j = starts[b]; i < ea && j < eb; i++, j++) {
+      if (bytes[i] !== bytes[j]) return bytes[i] - bytes[j]
+    }
+    return (ea - starts[a]) - (eb - starts[b])
+  })
+  const packed = Buffer.from(bytes.buffer, 0, end)
+  return { count: n, name: k => packed.toString('latin1', starts[order[k]], starts[order[k] + 1]) }
 }
 
-function walk (root: string, rel: string, out: FileList, side: Side, sameAs: FileList | undefined): void {
-  let names: string[]
+function * walk (root: string, rel: string, side: Side): Generator<FileEntry> {
+  let names: SortedNames
   try {
-    names = dirNames(rel === '' ? root : join(root, rel))
+    names = sortedNames(rel === '' ? root : join(root, rel))
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
     throw new PgRewindError(ioCode(side), `could not open directory "${join(root, rel)}": ${(e as Error).message}`)
   }
-  names.sort()
-  for (const name of names) {
-    let path = rel === '' ? name : `${rel}/${name}`
-    if (sameAs !== undefined) {
-      const i = sameAs.indexOf(path)
-      if (i >= 0) path = sameAs.path(i)
-    }
+  // directories met, waiting for their contents' place (name + "/"), in that order
+  const subtrees: Array<{ key: string, path: string }> = []
+  for (let k = 0; k < names.count; k++) {
+    const name = names.name(k)
+    while (subtrees.length > 0 && subtrees[0].key < name) yield * walk(root, subtrees.shift()!.path, side)
+    const path = rel === '' ? name : `${rel}/${name}`
     const full = join(root, path)
     const st = lstatOrNull(full, side)
     if (st === null) continue
+    let walkInto = false
     if (st.isFile()) {
-      out.add(path, 'file', st.size)
+      yield { path, type: 'file', size: st.size }
     } else if (st.isDirectory()) {
-      out.add(path, 'dir', 0)
-      if (path !== JOURNAL_DIR) walk(root, path, out, side, sameAs)
+      yield { path, type: 'dir', size: 0 }
+      walkInto = path !== JOURNAL_DIR
     } else if (st.isSymbolicLink()) {
       let target: string
       try { target = readlinkSync(full) } catch { continue }
-      const followed = rel === 'pg_tblspc' || path === 'pg_wal'
-      if (path === 'pg_wal') {
-        // pg_wal may live elsewhere; to the rewind it is just the WAL directory
-        out.add(path, 'dir', 0)
-      } else {
-        out.add(path, 'symlink', 0, target)
-      }
-      if (followed) {
-        let tst: Stats
-        try { tst = statSync(full) } catch { continue }
-        if (tst.isDirectory()) walk(root, path, out, side, sameAs)
+      // pg_wal may live elsewhere; to the rewind it is just the WAL directory
+      yield path === 'pg_wal' ? { path, type: 'dir', size: 0 } : { path, type: 'symlink', size: 0, linkTarget: target }
+      if (rel === 'pg_tblspc' || path === 'pg_wal') {
+        try { walkInto = statSync(full).isDirectory() } catch { walkInto = false }
       }
     }
+    if (walkInto) {
+      const key = `${name}/`
+      let at = subtrees.length
+      while (at > 0 && subtrees[at - 1].key > key) at--
+      subtrees.splice(at, 0, { key, path })
+    }
   }
+  for (const s of subtrees) yield * walk(root, s.path, side)
 }

@@ -40,7 +40,8 @@ export function isExcluded (path: string): boolean {
 
 export interface FileMapInput {
   source: FileList
-  target: FileList
+  /** the target's entries in path order: a walk of its directory, read once as the map is built */
+  target: Iterable<FileEntry>
   /** target version (relation paths, tablespace directory name) */
   version: VersionInfo
   segSize: number
@@ -50,6 +51,14 @@ export interface FileMapInput {
   divergenceSegNo: bigint
   /** changed main-fork blocks of a relation segment file (from scanWal) */
   changedBlocks: (path: string) => BlockRanges | undefined
+  /** regular files both sides have to collect for a block comparison (FileMap.shared) */
+  share?: (path: string) => boolean
+}
+
+export interface FileMap {
+  entries: PlanEntries
+  /** the files both sides have that `share` selected, in path order */
+  shared: SharedRelationFile[]
 }
 
 /** pg_wal/<24 hex digits>: a WAL segment (not .partial, .history …). */
@@ -123,19 +132,23 @@ function decide (path: string, s: FileEntry | undefined, t: FileEntry | undefine
  * fetch). Both listings are walked together, each path decided as it is met: no map
  * of either side, and no entry kept for the paths that need nothing (most of them).
  */
-export function buildFileMap (input: FileMapInput): PlanEntries {
-  const { source, target } = input
+export function buildFileMap (input: FileMapInput): FileMap {
+  const { source, share } = input
   for (let i = 0; i < source.length; i++) {
     if (source.type(i) !== 'file' && isRelationDataFile(source.path(i), input.version)) {
       throw new PgRewindError('FILE_TYPE_MISMATCH', `data file "${source.path(i)}" in source is not a regular file`, { data: { path: source.path(i) } })
     }
   }
   const entries = new PlanEntries()
-  mergeLists(source, target, (path, s, t) => {
-    const e = decideOne(path, s < 0 ? undefined : source.entry(s), t < 0 ? undefined : target.entry(t), input)
+  const shared: SharedRelationFile[] = []
+  mergeLists(source, input.target, (path, s, t) => {
+    const e = decideOne(path, s < 0 ? undefined : source.entry(s), t, input)
     if (isActive(e)) entries.push(e)
+    if (share !== undefined && s >= 0 && t !== undefined && source.type(s) === 'file' && t.type === 'file' && share(path)) {
+      shared.push({ path, sourceSize: source.size(s), targetSize: t.size })
+    }
   })
-  return entries.sort().trimmed()
+  return { entries: entries.sort(), shared }
 }
 
 /** A scan's changed blocks (its columns, or a record by path parsed from JSON) as the file map asks for them: only a record's own keys. */
@@ -163,21 +176,8 @@ function decideOne (path: string, s: FileEntry | undefined, t: FileEntry | undef
   return entry
 }
 
-/** A relation file both sides have whose blocks a comparison may look at: up to the shorter copy. */
+/** A regular file both sides have whose blocks a comparison may look at: up to the shorter copy. */
 export interface SharedRelationFile { path: string, sourceSize: number, targetSize: number }
-
-/**
- * Regular files both sides have that `want` selects, for a block comparison with the
- * source (their blocks join the map through addBlocks).
- */
-export function sharedFiles (source: FileList, target: FileList, want: (path: string) => boolean): SharedRelationFile[] {
-  const out: SharedRelationFile[] = []
-  mergeLists(source, target, (path, s, t) => {
-    if (s < 0 || t < 0 || source.type(s) !== 'file' || target.type(t) !== 'file' || !want(path)) return
-    out.push({ path, sourceSize: source.size(s), targetSize: target.size(t) })
-  })
-  return out
-}
 
 /**
  * More blocks to fetch (a comparison's), for files `shared` lists: joined to the
@@ -204,7 +204,7 @@ export function addBlocks (map: PlanEntries, shared: readonly SharedRelationFile
     map.push({ path: f.path, sourceSize: f.sourceSize, targetSize: f.targetSize, type: 'file', action: 'none', blocks: r })
     added += rangesCount(r)
   }
-  map.sort().trimmed()
+  map.sort()
   return added
 }
 

@@ -2,7 +2,7 @@ import { PgRewindError } from '../errors'
 import type { FileType } from '../datadir/listing'
 import { FILE_TYPES } from '../datadir/filelist'
 import { BlockRanges, oneRange } from './blockranges'
-import { grown } from '../columns'
+import { ChunkedColumn } from '../columns'
 import { JSON_ITEMS, JsonItems } from '../jsonstream'
 
 /**
@@ -47,17 +47,17 @@ const MAX_BLOCK_END = 0xFFFFFFFF
 export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   length = 0
   private paths: string[] = []
-  private actions = new Uint8Array(0)
-  private types = new Uint8Array(0)
-  private sourceSizes = new Float64Array(0)
-  private targetSizes = new Float64Array(0)
+  private readonly actions = new ChunkedColumn(Uint8Array)
+  private readonly types = new ChunkedColumn(Uint8Array)
+  private readonly sourceSizes = new ChunkedColumn(Float64Array)
+  private readonly targetSizes = new ChunkedColumn(Float64Array)
   /**
    * An entry whose changed blocks are one range [start, end) (a new table's first
    * pages: most entries of a divergence of many files) has it in these two columns
    * (end 0: not so); a Map of 300,000 such lists cost 37 MB.
    */
-  private blockStart = new Uint32Array(0)
-  private blockEnd = new Uint32Array(0)
+  private readonly blockStart = new ChunkedColumn(Uint32Array)
+  private readonly blockEnd = new ChunkedColumn(Uint32Array)
   /**
    * Any other list (empty, or of several ranges) as given, by entry: the apply reads an
    * entry's blocks several times, and the lists of pgbench's tables made anew each
@@ -71,35 +71,28 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
   static from (list: Iterable<PlanEntry>): PlanEntries {
     const out = new PlanEntries()
     for (const e of list) out.push(e)
-    return out.trimmed()
+    return out
   }
 
   push (e: PlanEntry): void {
     const i = this.length
-    if (i === this.actions.length) {
-      this.blockStart = grown(this.blockStart, i + 1)
-      this.blockEnd = grown(this.blockEnd, i + 1)
-      this.actions = grown(this.actions, i + 1)
-      this.types = grown(this.types, i + 1)
-      this.sourceSizes = grown(this.sourceSizes, i + 1)
-      this.targetSizes = grown(this.targetSizes, i + 1)
-    }
-    this.actions[i] = codeOf(ACTION_CODE, e.action, 'action', e.path)
-    this.types[i] = codeOf(TYPE_CODE, e.type, 'type', e.path)
+    this.actions.set(i, codeOf(ACTION_CODE, e.action, 'action', e.path))
+    this.types.set(i, codeOf(TYPE_CODE, e.type, 'type', e.path))
     this.paths.push(e.path)
-    this.sourceSizes[i] = e.sourceSize ?? NONE
-    this.targetSizes[i] = e.targetSize ?? NONE
+    this.sourceSizes.set(i, e.sourceSize ?? NONE)
+    this.targetSizes.set(i, e.targetSize ?? NONE)
     if (e.linkTarget !== undefined) this.links.set(i, e.linkTarget)
     this.length = i + 1
-    this.blockEnd[i] = 0
+    this.blockStart.set(i, 0)
+    this.blockEnd.set(i, 0)
     if (e.blocks !== undefined) this.setBlocks(i, e.blocks)
   }
 
   path (i: number): string { return this.paths[i] }
-  action (i: number): Action { return ACTIONS[this.actions[i]] }
+  action (i: number): Action { return ACTIONS[this.actions.get(i)] }
   blocks (i: number): BlockRanges | undefined {
-    const end = this.blockEnd[i]
-    return end !== 0 ? oneRange(this.blockStart[i], end) : this.lists.get(i)
+    const end = this.blockEnd.get(i)
+    return end !== 0 ? oneRange(this.blockStart.get(i), end) : this.lists.get(i)
   }
 
   /** Entry `i`'s blocks from now on. */
@@ -111,10 +104,10 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
       }
     }
     this.lists.delete(i)
-    this.blockEnd[i] = 0
+    this.blockEnd.set(i, 0)
     if (r.length === 1) {
-      this.blockStart[i] = r[0][0]
-      this.blockEnd[i] = r[0][1]
+      this.blockStart.set(i, r[0][0])
+      this.blockEnd.set(i, r[0][1])
     } else {
       this.lists.set(i, r)
     }
@@ -122,12 +115,12 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
 
   /** Entry `i` as an object: one literal shape, the keys in PlanEntry's order, absent ones undefined (left out of JSON). */
   at (i: number): PlanEntry {
-    const s = this.sourceSizes[i]
-    const t = this.targetSizes[i]
+    const s = this.sourceSizes.get(i)
+    const t = this.targetSizes.get(i)
     return {
       path: this.paths[i],
-      action: ACTIONS[this.actions[i]],
-      type: FILE_TYPES[this.types[i]],
+      action: ACTIONS[this.actions.get(i)],
+      type: FILE_TYPES[this.types.get(i)],
       sourceSize: Number.isNaN(s) ? undefined : s,
       targetSize: Number.isNaN(t) ? undefined : t,
       linkTarget: this.links.get(i),
@@ -150,11 +143,11 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
     const n = this.length
     const { actions, paths } = this
     const start = new Uint32Array(ACTIONS.length + 1)
-    for (let i = 0; i < n; i++) start[actions[i] + 1]++
+    for (let i = 0; i < n; i++) start[actions.get(i) + 1]++
     for (let a = 0; a < ACTIONS.length; a++) start[a + 1] += start[a]
     const order = new Uint32Array(n)
     const next = start.slice()
-    for (let i = 0; i < n; i++) order[next[actions[i]]++] = i
+    for (let i = 0; i < n; i++) order[next[actions.get(i)]++] = i
     for (let a = 0; a < ACTIONS.length; a++) {
       const group = order.subarray(start[a], start[a + 1])
       let ascending = true
@@ -171,36 +164,23 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
    * new array of paths, with the old ones still held, made the sort's own peak.
    */
   private permute (order: Uint32Array): void {
-    const { paths, actions, types, sourceSizes, targetSizes, blockStart, blockEnd } = this
+    const { paths } = this
+    const columns = [this.actions, this.types, this.sourceSizes, this.targetSizes, this.blockStart, this.blockEnd]
+    const held = new Float64Array(columns.length)
     const done = new Uint8Array(order.length)
     for (let i = 0; i < order.length; i++) {
       if (done[i] !== 0) continue
       const p = paths[i]
-      const a = actions[i]
-      const t = types[i]
-      const s = sourceSizes[i]
-      const z = targetSizes[i]
-      const bs = blockStart[i]
-      const be = blockEnd[i]
+      for (let c = 0; c < columns.length; c++) held[c] = columns[c].get(i)
       let j = i
       for (let from = order[j]; from !== i; from = order[j]) {
         paths[j] = paths[from]
-        actions[j] = actions[from]
-        types[j] = types[from]
-        sourceSizes[j] = sourceSizes[from]
-        targetSizes[j] = targetSizes[from]
-        blockStart[j] = blockStart[from]
-        blockEnd[j] = blockEnd[from]
+        for (const col of columns) col.set(j, col.get(from))
         done[j] = 1
         j = from
       }
       paths[j] = p
-      actions[j] = a
-      types[j] = t
-      sourceSizes[j] = s
-      targetSizes[j] = z
-      blockStart[j] = bs
-      blockEnd[j] = be
+      for (let c = 0; c < columns.length; c++) columns[c].set(j, held[c])
       done[j] = 1
     }
     if (this.links.size === 0 && this.lists.size === 0) return
@@ -209,17 +189,6 @@ export class PlanEntries implements Iterable<PlanEntry>, JsonItems {
     const moved = <T>(m: Map<number, T>): Map<number, T> => new Map([...m].map(([i, v]) => [placeOf[i], v]))
     this.links = moved(this.links)
     this.lists = moved(this.lists)
-  }
-
-  /** The columns cut to the entries (push grows them again). */
-  trimmed (): this {
-    this.actions = this.actions.slice(0, this.length)
-    this.types = this.types.slice(0, this.length)
-    this.sourceSizes = this.sourceSizes.slice(0, this.length)
-    this.targetSizes = this.targetSizes.slice(0, this.length)
-    this.blockStart = this.blockStart.slice(0, this.length)
-    this.blockEnd = this.blockEnd.slice(0, this.length)
-    return this
   }
 
   toArray (): PlanEntry[] {

@@ -1,20 +1,21 @@
+import { join } from 'node:path'
 import { PgRewindError } from '../errors'
 import { formatLsn, lsnToSegNo, parseLsn } from '../format/lsn'
 import { checkSourceUnchanged, checkTargetUnchanged, ClusterInfo, clusterIdentity, readClusterInfo } from '../rewind/clusterinfo'
-import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, sharedFiles } from '../rewind/filemap'
+import { addBlocks, buildFileMap, changedBlocksOf, mapTotals, SharedRelationFile } from '../rewind/filemap'
 import { PlanEntries } from '../rewind/planentries'
+import { ChangedBlocks } from '../rewind/relfiles'
 import { CompareCandidate, compareBlocks, CompareStats } from '../rewind/blockcompare'
 import { BlockRanges, rangesCount, unionRanges } from '../rewind/blockranges'
 import { parseRelationPath, RelationFile, relationDataFile } from '../format/relpath'
 import { BLCKSZ } from '../format/versions'
 import { RewindSource } from '../source/types'
-import type { FileList } from '../datadir/filelist'
 import { sealPlan } from '../rewind/plandigest'
 import { checkPlanFilePath, writePlanFile } from '../rewind/planfile'
 import { planSummaryOf } from '../rewind/plansummary'
 import { openSourceChecked } from '../rewind/preconditions'
-import { localReader } from '../datadir/files'
-import { listDataDir } from '../datadir/listing'
+import { localReader, lstatOrNull } from '../datadir/files'
+import { walkDataDir } from '../datadir/listing'
 import { BackupLabelInfo, BlockMethod, BuildPlanInput, Divergence, HintScan, Plan, PlanFileResult, Ports, SourceSpec, TargetSpec } from './types'
 import { hintRuleWhy } from '../rewind/hintrule'
 import { DiscardReport, emptyDiscardReport } from '../rewind/discards'
@@ -35,17 +36,23 @@ function backupLabelInfo (d: Divergence, src: ClusterInfo): BackupLabelInfo {
   return { redo: c.redo, tli: c.tli, checkpoint: c.lsn }
 }
 
-/**
- * Relation files both sides have that `want` selects, block by block up to the
- * shorter one (the rest is the tail copy or the truncation): the blocks that differ
- * join the map's. Returns the blocks added and the comparison's statistics.
- */
-async function compareFiles (map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
-  pgdata: string, what: string, want: (r: RelationFile) => boolean, ports: Ports): Promise<{ added: number, stats: CompareStats }> {
-  const shared = sharedFiles(sourceFiles, targetFiles, path => {
-    const r = relationDataFile(path, target.version)
+/** A block comparison with the source: what it is for, and the relation files it looks at (collected as the file map is built). */
+interface Comparison { what: string, want: (path: string) => boolean }
+
+function relationFiles (vi: VersionInfo, want: (r: RelationFile) => boolean): (path: string) => boolean {
+  return path => {
+    const r = relationDataFile(path, vi)
     return r !== null && want(r)
-  })
+  }
+}
+
+/**
+ * The files `shared` (the comparison's, from the file map) compared block by block up
+ * to the shorter copy (the rest is the tail copy or the truncation): the blocks that
+ * differ join the map's. Returns the blocks added and the comparison's statistics.
+ */
+async function compareFiles (map: PlanEntries, shared: SharedRelationFile[], source: RewindSource, pgdata: string, what: string,
+  ports: Ports): Promise<{ added: number, stats: CompareStats }> {
   const candidates: CompareCandidate[] = shared.map(f => ({ path: f.path, blocks: Math.floor(Math.min(f.sourceSize, f.targetSize) / BLCKSZ) }))
   ports.log.progress(`comparing ${candidates.length} relation files block by block with the source (${what})`)
   const { differing, stats } = await compareBlocks(pgdata, candidates, source, { checkCancelled: ports.checkCancelled })
@@ -53,9 +60,8 @@ async function compareFiles (map: PlanEntries, sourceFiles: FileList, targetFile
 }
 
 /** Compare mode: every relation file both sides have. */
-async function compareAll (map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo, source: RewindSource,
-  pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
-  const { added, stats } = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, why, () => true, ports)
+async function compareAll (map: PlanEntries, shared: SharedRelationFile[], source: RewindSource, pgdata: string, why: string, ports: Ports): Promise<BlockMethod> {
+  const { added, stats } = await compareFiles(map, shared, source, pgdata, why, ports)
   return { kind: 'compare', why, extraBlocks: added, comparison: stats }
 }
 
@@ -77,10 +83,8 @@ function withRuleBlocks (wal: (path: string) => BlockRanges | undefined, hints: 
   return { blocksOf: path => joined.get(path) ?? wal(path), added }
 }
 
-/** The rule's second half: the indexes it named (and whole databases whose catalog it could not read) compared with the source. */
-async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntries, sourceFiles: FileList, targetFiles: FileList, target: ClusterInfo,
-  source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
-  const vi = target.version
+/** The rule's second half, to compare: the indexes it named, and every relation of the databases whose catalog it could not read (null: none). */
+function hintComparison (hints: HintScan, vi: VersionInfo): { indexes: number, comparison: Comparison | null } {
   const key = (r: { spcOid: number, dbOid: number, relNumber: number }): string => `${r.spcOid}/${r.dbOid}/${r.relNumber}`
   const indexes = new Set<string>()
   for (const p of hints.indexFiles) {
@@ -88,6 +92,14 @@ async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntries
     if (r !== null) indexes.add(key(r))
   }
   const whole = new Set(hints.wholeDatabases.map(w => w.dbOid))
+  if (indexes.size === 0 && whole.size === 0) return { indexes: 0, comparison: null }
+  const what = `indexes of tables with rows deleted or updated after the divergence${whole.size > 0 ? ', and every relation of databases whose catalog could not be read' : ''}`
+  return { indexes: indexes.size, comparison: { what, want: relationFiles(vi, f => whole.has(f.dbOid) || indexes.has(key(f))) } }
+}
+
+/** The rule's second half compared with the source (`comparison`, from hintComparison, with the files the map collected for it). */
+async function hintMethod (hints: HintScan, ruleBlocks: number, indexes: number, comparison: Comparison | null, map: PlanEntries, shared: SharedRelationFile[],
+  source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
   const parts: string[] = []
   const stop = hints.searchStop === 'running-xacts'
     ? 'where a RUNNING_XACTS record shows none of them had begun'
@@ -95,19 +107,18 @@ async function hintMethod (hints: HintScan, ruleBlocks: number, map: PlanEntries
   parts.push(hints.transactions === 0
     ? 'no transaction ended after the divergence'
     : `${plural(hints.transactions, 'transaction')} ended after the divergence (${plural(hints.xids, 'xid')}, the oldest ${hints.oldestXid ?? '-'}); the WAL searched back from the last common checkpoint to ${hints.searchedBackTo}, ${stop} (${plural(hints.searchRecords, 'record')}): ${plural(ruleBlocks, 'block')} more`)
-  let comparison: CompareStats | null = null
+  let stats: CompareStats | null = null
   let added = 0
-  if (indexes.size > 0 || whole.size > 0) {
-    const what = `indexes of tables with rows deleted or updated after the divergence${whole.size > 0 ? ', and every relation of databases whose catalog could not be read' : ''}`
-    const r = await compareFiles(map, sourceFiles, targetFiles, target, source, pgdata, what, f => whole.has(f.dbOid) || indexes.has(key(f)), ports)
-    comparison = r.stats
+  if (comparison !== null) {
+    const r = await compareFiles(map, shared, source, pgdata, comparison.what, ports)
+    stats = r.stats
     added = r.added
-    parts.push(`${plural(indexes.size, 'index', 'indexes')} of ${plural(hints.heaps, 'table')} with rows deleted or updated after the divergence compared with the source (LP_DEAD hints): ${plural(r.stats.files, 'file')}, ${plural(r.stats.blocksDiffering, 'block')} ${r.stats.blocksDiffering === 1 ? 'differs' : 'differ'}`)
+    parts.push(`${plural(indexes, 'index', 'indexes')} of ${plural(hints.heaps, 'table')} with rows deleted or updated after the divergence compared with the source (LP_DEAD hints): ${plural(r.stats.files, 'file')}, ${plural(r.stats.blocksDiffering, 'block')} ${r.stats.blocksDiffering === 1 ? 'differs' : 'differ'}`)
   } else {
     parts.push(`${plural(hints.heaps, 'table')} with rows deleted or updated after the divergence, no index to compare`)
   }
   for (const w of hints.wholeDatabases) parts.push(`database ${w.dbOid} compared whole: ${w.reason}`)
-  return { kind: 'wal+hints', why: `${hints.why}; ${parts.join('; ')}`, extraBlocks: ruleBlocks + added, comparison }
+  return { kind: 'wal+hints', why: `${hints.why}; ${parts.join('; ')}`, extraBlocks: ruleBlocks + added, comparison: stats }
 }
 
 /**
@@ -131,6 +142,7 @@ async function discardReport (input: BuildPlanInput, d: Divergence, source: Rewi
 export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<Plan> {
   const d = input.divergence
   if (d.rewindNeeded && input.scan === undefined) throw new PgRewindError('INVALID_PARAMS', 'the result of scanWal is required (scan)')
+  if (input.scan?.changedBlocks instanceof ChangedBlocks) input.scan.changedBlocks.trim()
   const pgdata = input.target.pgdata
   const target = await readClusterInfo(localReader(pgdata, 'target'), 'target')
   checkTargetUnchanged(target, d.target.controlDigest, 'the divergence')
@@ -141,39 +153,46 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
     checkSourceUnchanged(source.kind, clusterIdentity(src), d.source, 'the divergence')
     ports.log.progress('reading source file list')
     const sourceFiles = await source.listFiles()
-    ports.log.progress('reading target file list')
-    const targetFiles = listDataDir(pgdata, 'target', sourceFiles)
 
     let entries: PlanEntries
     let method: BlockMethod = { kind: 'wal', why: 'every block the target changed since the divergence is in its WAL (pg_rewind\'s way)', extraBlocks: 0, comparison: null }
     if (d.rewindNeeded) {
       const scan = input.scan!
+      const vi = target.version
       const asked = input.options?.compareBlocks === true
       const ruleWhy = hintRuleWhy(d.hintsLogged, scan.parameterChangeAfterFork === null ? null : parseLsn(scan.parameterChangeAfterFork))
       const hints = !asked && ruleWhy !== null ? scan.hints : null
       const { blocksOf, added: ruleBlocks } = withRuleBlocks(changedBlocksOf(scan.changedBlocks), hints)
-      entries = buildFileMap({
+      // what will be compared is known now, so the map collects its files as it goes
+      const hinted = hints !== null ? hintComparison(hints, vi) : null
+      const all = relationFiles(vi, () => true)
+      const comparison: Comparison | null = asked
+        ? { what: 'asked for (compareBlocks)', want: all }
+        : hinted !== null
+          ? hinted.comparison
+          // the scan was made without the rule (scanWal with compareBlocks): compare everything
+          : ruleWhy !== null ? { what: `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, want: all } : null
+      ports.log.progress('reading target file list')
+      const map = buildFileMap({
         source: sourceFiles,
-        target: targetFiles,
-        version: target.version,
+        target: walkDataDir(pgdata, 'target'),
+        version: vi,
         segSize: d.segSize,
         keepWal: new Set(d.keepWal),
         divergenceSegNo: lsnToSegNo(parseLsn(d.divergeLsn), d.segSize),
-        changedBlocks: blocksOf
+        changedBlocks: blocksOf,
+        share: comparison?.want
       })
-      if (asked) method = await compareAll(entries, sourceFiles, targetFiles, target, source, pgdata, 'asked for (compareBlocks)', ports)
-      else if (hints !== null) method = await hintMethod(hints, ruleBlocks, entries, sourceFiles, targetFiles, target, source, pgdata, ports)
-      else if (ruleWhy !== null) {
-        // the scan was made without the rule (scanWal with compareBlocks): compare everything
-        method = await compareAll(entries, sourceFiles, targetFiles, target, source, pgdata, `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, ports)
-      }
+      entries = map.entries
+      if (hints !== null) method = await hintMethod(hints, ruleBlocks, hinted!.indexes, comparison, entries, map.shared, source, pgdata, ports)
+      else if (comparison !== null) method = await compareAll(entries, map.shared, source, pgdata, comparison.what, ports)
     } else {
       // No rewind: but a node left without the new timeline's history files may not
       // follow the source onto it, so copy the ones it lacks.
       entries = new PlanEntries()
       for (let i = 0; !d.sameTimeline && i < sourceFiles.length; i++) {
         const path = sourceFiles.path(i)
-        if (sourceFiles.type(i) === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(path) && targetFiles.indexOf(path) < 0) {
+        if (sourceFiles.type(i) === 'file' && /^pg_wal\/[0-9A-F]{8}\.history$/.test(path) && lstatOrNull(join(pgdata, path), 'target') === null) {
           entries.push({ path, action: 'copy', type: 'file', sourceSize: sourceFiles.size(i) })
         }
       }

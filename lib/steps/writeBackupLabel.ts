@@ -78,9 +78,8 @@ export async function writeBackupLabel (input: PlanInput, ports: Ports): Promise
     const synced = !dryRun && sync && plan.entries.length > 0
     if (synced) {
       ports.log.progress('syncing target data directory')
-      const set = syncSetOf(plan.entries)
       // the apply fdatasynced every file it changed (its journal says so): their directories are left
-      if (ours?.filesDurable === true) set.files = []
+      const set = syncSetOf(plan.entries, ours?.filesDurable !== true)
       await syncChanges(pgdata, set, opts.syncMethod ?? 'fsync', (done, total) => ports.progress?.({ phase: 'sync', done, total }))
     }
 

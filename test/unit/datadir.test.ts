@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { dataDirModes, localReader, lstatOrNull, RangeReader, readWholeFile, runningPostmasterPid } from '../../lib/datadir/files'
-import { listDataDir } from '../../lib/datadir/listing'
+import { listDataDir, walkDataDir } from '../../lib/datadir/listing'
 
 function fresh (t: Test): string {
   const d = mkdtempSync(join(tmpdir(), 'pgrewind-datadir-'))
@@ -42,18 +42,39 @@ t.test('listing: files, directories, links as pg_rewind sees them', async t => {
   ], 'tablespace links are followed, other links are not')
 })
 
-t.test('a listing made with the other side\'s: the same rows (the paths both have are the other\'s strings)', async t => {
-  const a = fresh(t)
-  const b = fresh(t)
-  for (const [d, names] of [[a, ['1', '2', '3', 'a.b', 'only_a']], [b, ['2', '3', '4', 'a.b', 'only_b']]] as const) {
-    mkdirSync(join(d, 'base', '5'), { recursive: true })
-    for (const n of names) writeFileSync(join(d, 'base', '5', n), n)
-    mkdirSync(join(d, 'a'))
-    writeFileSync(join(d, 'a', 'b'), 'ab')
-  }
-  const other = listDataDir(a, 'source')
-  t.same([...listDataDir(b, 'target', other).entries()], [...listDataDir(b, 'target').entries()])
-  t.same([...listDataDir(b, 'target', other).entries()].map(e => e.path), ['a', 'a/b', 'base', 'base/5', 'base/5/2', 'base/5/3', 'base/5/4', 'base/5/a.b', 'base/5/only_b'])
+t.test('the walk gives path order itself: a directory\'s contents after its siblings that extend its name with a character below "/"', async t => {
+  const d = fresh(t)
+  const ts = fresh(t)
+  for (const sub of ['x', 'x/y', 'x-1', 'x0', 'base/5', 'pgrewind_journal', 'pg_tblspc']) mkdirSync(join(d, sub), { recursive: true })
+  for (const f of ['x/a', 'x/y/b', 'x.b', 'x-1/c', 'x0/d', 'x/y.z', 'base/5/1', 'base/5/1.1', 'base/5/1_fsm', 'base/5/10', 'pgrewind_journal/state']) writeFileSync(join(d, f), f)
+  symlinkSync(ts, join(d, 'pg_tblspc', '16400'))
+  writeFileSync(join(ts, 'inside'), 'xy')
+  mkdirSync(join(ts, 'PG_15'))
+  writeFileSync(join(ts, 'PG_15.x'), 'z')
+  const walked = [...walkDataDir(d, 'target')].map(e => e.path)
+  const sorted = [...walked].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+  t.same(walked, sorted, 'in path order (JavaScript string order)')
+  t.same(walked, [
+    'base', 'base/5', 'base/5/1', 'base/5/1.1', 'base/5/10', 'base/5/1_fsm',
+    'pg_tblspc', 'pg_tblspc/16400', 'pg_tblspc/16400/PG_15', 'pg_tblspc/16400/PG_15.x', 'pg_tblspc/16400/inside',
+    'pgrewind_journal',
+    'x', 'x-1', 'x-1/c', 'x.b', 'x/a', 'x/y', 'x/y.z', 'x/y/b', 'x0', 'x0/d'
+  ], 'the journal listed, not walked into; a tablespace followed')
+  t.same([...listDataDir(d, 'target').entries()], [...walkDataDir(d, 'target')], 'the listing is the walk, in columns')
+  t.throws(() => [...walkDataDir(join(d, 'x.b'), 'target')], { code: 'TARGET_IO' }, 'a walk refuses what it cannot read as it goes')
+})
+
+t.test('names sorted as JavaScript strings, packed or not: Latin-1 beyond ASCII, and a directory with a name beyond Latin-1', async t => {
+  const d = fresh(t)
+  const latin = ['b', 'a', 'é', 'Z', 'ÿ', 'a b', 'a.b', '10', '9', '1_fsm', '1']
+  mkdirSync(join(d, 'latin'))
+  for (const n of latin) writeFileSync(join(d, 'latin', n), n)
+  mkdirSync(join(d, 'wide'))
+  for (const n of [...latin, '日本', '\u{1F600}', '\uFB01']) writeFileSync(join(d, 'wide', n), n)
+  const order = (dir: string): string[] => [...walkDataDir(join(d, dir), 'target')].map(e => e.path)
+  const jsOrder = (names: string[]): string[] => [...names].sort()
+  t.same(order('latin'), jsOrder(latin), 'packed: byte order is UTF-16 order for Latin-1')
+  t.same(order('wide'), jsOrder([...latin, '日本', '\u{1F600}', '\uFB01']), 'as strings once a name is beyond Latin-1 (a surrogate pair sorts before U+FB01, as in JavaScript)')
 })
 
 t.test('positional reads, modes, postmaster.pid', async t => {

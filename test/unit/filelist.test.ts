@@ -27,11 +27,14 @@ t.test('a listing in columns: ordered by path, links kept with their rows, dupli
 
 t.test('two listings walked together', async t => {
   const s = FileList.of(['a', 'c', 'd'].map(path => ({ path, type: 'file' as const, size: 1 })), 'source')
-  const g = FileList.of(['b', 'c', 'e'].map(path => ({ path, type: 'file' as const, size: 1 })), 'target')
+  const g = FileList.of(['b', 'c', 'e'].map((path, size) => ({ path, type: 'file' as const, size })), 'target')
   const seen: string[] = []
-  mergeLists(s, g, (path, i, j) => seen.push(`${path} ${i} ${j}`))
-  t.same(seen, ['a 0 -1', 'b -1 0', 'c 1 1', 'd 2 -1', 'e -1 2'])
+  mergeLists(s, g, (path, i, e) => seen.push(`${path} ${i} ${e === undefined ? '-' : `${e.path}:${e.size}`}`))
+  t.same(seen, ['a 0 -', 'b -1 b:0', 'c 1 c:1', 'd 2 -', 'e -1 e:2'])
   const none: string[] = []
   mergeLists(new FileList(), new FileList(), p => none.push(p))
   t.same(none, [])
+  const walked = (paths: string[]): Array<{ path: string, type: 'file', size: number }> => paths.map(path => ({ path, type: 'file', size: 0 }))
+  t.throws(() => mergeLists(s, walked(['b', 'a']), () => {}), { code: 'INTERNAL', message: 'target file "a" listed out of order or twice' })
+  t.throws(() => mergeLists(s, walked(['b', 'b']), () => {}), { code: 'INTERNAL' }, 'a path met twice')
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { versionInfo } from '../../lib/format/versions'
 import { BlockRanges } from '../../lib/rewind/blockranges'
-import { Action, addBlocks, buildFileMap, changedBlocksOf, sharedFiles, FileMapInput, formatDebugMap, mapTotals, PlanEntry, replacedWhole } from '../../lib/rewind/filemap'
+import { Action, addBlocks, buildFileMap, changedBlocksOf, FileMap, FileMapInput, formatDebugMap, mapTotals, PlanEntry, replacedWhole } from '../../lib/rewind/filemap'
 import { FileEntry } from '../../lib/source/types'
 import { FileList } from '../../lib/datadir/filelist'
 import { PlanEntries } from '../../lib/rewind/planentries'
@@ -26,6 +26,10 @@ function map (source: FileEntry[], target: FileEntry[], over: Over = {}): PlanEn
 }
 
 function columns (source: FileEntry[], target: FileEntry[], over: Over = {}): PlanEntries {
+  return fileMap(source, target, over).entries
+}
+
+function fileMap (source: FileEntry[], target: FileEntry[], over: Over = {}): FileMap {
   const changed = Object.fromEntries(over.changedBlocks ?? [])
   return buildFileMap({
     version: V18,
@@ -146,9 +150,10 @@ t.test('both listings walked together: unordered input, paths on one side, on th
 t.test('blocks from a comparison: joined to an entry, or a new entry in pg_rewind\'s order', async t => {
   const source = [file(`${DB}/1`, 2 * 8192), file(`${DB}/2`, 4 * 8192), file(`${DB}/3`, 8192), file('z', 1)]
   const target = [file(`${DB}/1`, 2 * 8192), file(`${DB}/2`, 3 * 8192), file(`${DB}/3`, 2 * 8192), dir('old')]
-  const m = columns(source, target, { changedBlocks: new Map([[`${DB}/2`, [[0, 1]]]]) })
-  const shared = sharedFiles(FileList.of(source, 'source'), FileList.of(target, 'target'), p => p.startsWith(DB))
-  t.same(shared.map(f => f.path), [`${DB}/1`, `${DB}/2`, `${DB}/3`], 'regular files both sides have, that the predicate selects')
+  const { entries: m, shared } = fileMap([...source, dir('both')], [...target, dir('both')], { changedBlocks: new Map([[`${DB}/2`, [[0, 1]]]]), share: p => p.startsWith(DB) || p === 'both' })
+  t.same(shared, [{ path: `${DB}/1`, sourceSize: 2 * 8192, targetSize: 2 * 8192 }, { path: `${DB}/2`, sourceSize: 4 * 8192, targetSize: 3 * 8192 }, { path: `${DB}/3`, sourceSize: 8192, targetSize: 2 * 8192 }],
+    'regular files both sides have, that the predicate selects, collected as the map is built')
+  t.same(fileMap(source, target).shared, [], 'none without a predicate')
   const added = addBlocks(m, shared, new Map<string, BlockRanges>([[`${DB}/1`, [[1, 2]]], [`${DB}/2`, [[0, 2]]], [`${DB}/3`, [[0, 1]]]]))
   t.equal(added, 1 + 1 + 1, 'the blocks not already in the map')
   t.same(m.toArray().map(e => `${e.action} ${e.path} ${JSON.stringify(e.blocks ?? null)}`), [
