@@ -40,7 +40,7 @@ export class FileList {
     if (linkTarget !== undefined) this.links.set(path, linkTarget)
   }
 
-  /** Rows ordered by path (a listing walked directory by directory is not: "a.b" < "a/b"); a path listed twice is refused. */
+  /** Rows ordered by path (rows added in another order are sorted: a server's listing); a path listed twice is refused. */
   finish (side: 'source' | 'target'): this {
     const n = this.paths.length
     if (!this.sorted) {
@@ -90,18 +90,6 @@ export class FileList {
   }
 
   [Symbol.iterator] (): Generator<FileEntry> { return this.entries() }
-
-  /** The row of `path`, or -1 (binary search: the list is finished). */
-  indexOf (path: string): number {
-    let lo = 0
-    let hi = this.paths.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.paths[mid] < path) lo = mid + 1
-      else hi = mid
-    }
-    return lo < this.paths.length && this.paths[lo] === path ? lo : -1
-  }
 
   /** Σ sizes of the regular files. */
   fileBytes (): number {

@@ -13,10 +13,7 @@ t.test('a listing in columns: ordered by path, links kept with their rows, dupli
     { path: 'a.b', type: 'file', size: 2 ** 40 },
     { path: 'a/b', type: 'file', size: 3 },
     { path: 'pg_tblspc/16400', type: 'symlink', size: 0, linkTarget: '/ts' }
-  ], 'a walk\'s order ("a/b" before "a.b") becomes the paths\' order; sizes past 32 bits kept')
-  t.equal(l.indexOf('a/b'), 2)
-  t.equal(l.indexOf('a/c'), -1)
-  t.equal(l.indexOf(''), -1)
+  ], 'rows added out of order ("a/b" before "a.b") are put in the paths\' order; sizes past 32 bits kept')
   t.equal(l.fileBytes(), 2 ** 40 + 3, 'regular files only')
   const d = new FileList()
   d.add('x', 'file', 1)

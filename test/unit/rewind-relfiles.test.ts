@@ -27,6 +27,11 @@ t.test('a slot per (tablespace, database, relation, segment), numbered densely i
   t.ok(keys.every((k, i) => many.slot(...k) === i), 'each new file gets the next slot')
   t.ok(keys.every((k, i) => many.find(...k) === i && many.slot(...k) === i), 'all found again, by find and by slot')
   t.equal(many.slot(1663, 5, 1, 9), 20000, 'and added to after')
+  many.trim()
+  t.equal(many.rel.length, 20001, 'trimmed: the columns cut to the slots')
+  t.ok(keys.every((k, i) => many.find(...k) === i), 'every file found again after the trim')
+  t.same([many.find(1663, 5, 1, 9), many.find(1663, 5, 2, 9)], [20000, -1])
+  t.same([many.slot(1663, 5, 2, 9), many.find(1663, 5, 2, 9), many.find(...keys[19999])], [20001, 20001, 19999], 'and added to after the trim')
 })
 
 t.test('changed blocks per slot: the same ranges and counts as a bitmap, run or not', async t => {
@@ -88,6 +93,9 @@ t.test('the scan\'s changed blocks looked up by path: exactly the record\'s, for
     const keys = Object.keys(record)
     t.equal(keys.length, 2004)
     t.ok(keys.every(k => JSON.stringify(c.get(k)) === JSON.stringify(record[k])), `PG ${major}: every path's blocks`)
+    c.trim()
+    t.ok(keys.every(k => JSON.stringify(c.get(k)) === JSON.stringify(record[k])), `PG ${major}: every path's blocks, its columns cut to size`)
+    t.same([c.count, c.toRecord()], [5 + 2000, record], `PG ${major}: the count and record unchanged by the trim`)
     t.ok(keys.some(k => k.startsWith('pg_tblspc/16500/')) && keys.includes('global/1262'))
     // paths the record has no key for: the same number in another form, fork, temporary relation, file
     for (const p of ['base/5/16390', 'base/5/016384', 'base/5/16384_fsm', 'base/5/16384_vm', 'base/5/16384.1', 'base/5/16384.02', 'base/5/t3_16384',
