@@ -85,9 +85,10 @@ function sortedNames (dir: string): SortedNames {
         continue
       }
       if (wide === null) {
+        starts[n] = end
         const packed = Buffer.from(bytes.buffer, 0, end)
         wide = []
-        for (let k = 0; k < n; k++) wide.push(packed.toString('latin1', starts[k], k + 1 < n ? starts[k + 1] : end))
+        for (let k = 0; k < n; k++) wide.push(packed.toString('latin1', starts[k], starts[k + 1]))
       }
       wide.push(name)
     }

@@ -83,8 +83,11 @@ function withRuleBlocks (wal: (path: string) => BlockRanges | undefined, hints: 
   return { blocksOf: path => joined.get(path) ?? wal(path), added }
 }
 
-/** The rule's second half, to compare: the indexes it named, and every relation of the databases whose catalog it could not read (null: none). */
-function hintComparison (hints: HintScan, vi: VersionInfo): { indexes: number, comparison: Comparison | null } {
+/** The hint rule's result, with the comparison of its second half (null: nothing to compare). */
+interface HintComparison { hints: HintScan, indexes: number, comparison: Comparison | null }
+
+/** The rule's second half, to compare: the indexes it named, and every relation of the databases whose catalog it could not read. */
+function hintComparison (hints: HintScan, vi: VersionInfo): HintComparison {
   const key = (r: { spcOid: number, dbOid: number, relNumber: number }): string => `${r.spcOid}/${r.dbOid}/${r.relNumber}`
   const indexes = new Set<string>()
   for (const p of hints.indexFiles) {
@@ -92,13 +95,26 @@ function hintComparison (hints: HintScan, vi: VersionInfo): { indexes: number, c
     if (r !== null) indexes.add(key(r))
   }
   const whole = new Set(hints.wholeDatabases.map(w => w.dbOid))
-  if (indexes.size === 0 && whole.size === 0) return { indexes: 0, comparison: null }
+  if (indexes.size === 0 && whole.size === 0) return { hints, indexes: 0, comparison: null }
   const what = `indexes of tables with rows deleted or updated after the divergence${whole.size > 0 ? ', and every relation of databases whose catalog could not be read' : ''}`
-  return { indexes: indexes.size, comparison: { what, want: relationFiles(vi, f => whole.has(f.dbOid) || indexes.has(key(f))) } }
+  return { hints, indexes: indexes.size, comparison: { what, want: relationFiles(vi, f => whole.has(f.dbOid) || indexes.has(key(f))) } }
 }
 
-/** The rule's second half compared with the source (`comparison`, from hintComparison, with the files the map collected for it). */
-async function hintMethod (hints: HintScan, ruleBlocks: number, indexes: number, comparison: Comparison | null, map: PlanEntries, shared: SharedRelationFile[],
+/**
+ * The comparison the file map collects files for, decided before it is built: the one
+ * asked for (compareBlocks), the hint rule's, or every relation file when the rule is
+ * needed but the scan has no result of it (scanWal ran with compareBlocks).
+ */
+function comparisonOf (asked: boolean, ruleWhy: string | null, hinted: HintComparison | null, vi: VersionInfo): Comparison | null {
+  const all = relationFiles(vi, () => true)
+  if (asked) return { what: 'asked for (compareBlocks)', want: all }
+  if (hinted !== null) return hinted.comparison
+  if (ruleWhy !== null) return { what: `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, want: all }
+  return null
+}
+
+/** The rule's second half compared with the source (with the files the map collected for it). */
+async function hintMethod ({ hints, indexes, comparison }: HintComparison, ruleBlocks: number, map: PlanEntries, shared: SharedRelationFile[],
   source: RewindSource, pgdata: string, ports: Ports): Promise<BlockMethod> {
   const parts: string[] = []
   const stop = hints.searchStop === 'running-xacts'
@@ -165,13 +181,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
       const { blocksOf, added: ruleBlocks } = withRuleBlocks(changedBlocksOf(scan.changedBlocks), hints)
       // what will be compared is known now, so the map collects its files as it goes
       const hinted = hints !== null ? hintComparison(hints, vi) : null
-      const all = relationFiles(vi, () => true)
-      const comparison: Comparison | null = asked
-        ? { what: 'asked for (compareBlocks)', want: all }
-        : hinted !== null
-          ? hinted.comparison
-          // the scan was made without the rule (scanWal with compareBlocks): compare everything
-          : ruleWhy !== null ? { what: `${ruleWhy}, and the scan has no hint-rule result (scanWal ran with compareBlocks)`, want: all } : null
+      const comparison = comparisonOf(asked, ruleWhy, hinted, vi)
       ports.log.progress('reading target file list')
       const map = buildFileMap({
         source: sourceFiles,
@@ -184,7 +194,7 @@ export async function buildPlan (input: BuildPlanInput, ports: Ports): Promise<P
         share: comparison?.want
       })
       entries = map.entries
-      if (hints !== null) method = await hintMethod(hints, ruleBlocks, hinted!.indexes, comparison, entries, map.shared, source, pgdata, ports)
+      if (hinted !== null) method = await hintMethod(hinted, ruleBlocks, entries, map.shared, source, pgdata, ports)
       else if (comparison !== null) method = await compareAll(entries, map.shared, source, pgdata, comparison.what, ports)
     } else {
       // No rewind: but a node left without the new timeline's history files may not
