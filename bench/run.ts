@@ -3,7 +3,7 @@
  * 15) on identical fresh copies of one diverged pair, with pg_basebackup (the full copy a
  * rewind avoids) as the baseline.
  *
- *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables]
+ *   npm run bench -- [--scale 30] [--tx 10000] [--runs 2] [--modes local,tcp,socket,load,tables,tables-tcp]
  *                    [--major 15] [--tables 30000] [--load-clients 4] [--tools C,pgrewind,nojournal,compare,basebackup]
  *                    [--verify full|none] [--pair DIR] [--keep-pair] [--build-only] [--json FILE]
  *                    [--hint-logging on|off] [--touch-scale N]
@@ -35,6 +35,7 @@
  *           source during the rewind; its tps before and during the rewind are reported
  *   tables  a pair of its own (pgbench scale 1) where each side created --tables tables
  *           after the fork; local source
+ *   tables-tcp  that pair with --source-server over TCP on 127.0.0.1 (idle)
  *
  * Every round rewinds with each tool in turn, the order reversed every other round
  * (an even number of rounds, so each tool goes first as often as the other). Before
@@ -69,7 +70,16 @@ function arg (name: string, def: string): string {
 }
 const flag = (name: string): boolean => process.argv.includes(`--${name}`)
 
-type Mode = 'local' | 'tcp' | 'socket' | 'load' | 'tables'
+type Mode = 'local' | 'tcp' | 'socket' | 'load' | 'tables' | 'tables-tcp'
+/** Where the source is in each mode, and whether the mode rewinds the pair of many tables */
+const MODES: Record<Mode, { source: 'local' | 'tcp' | 'socket' | 'load', tables: boolean }> = {
+  local: { source: 'local', tables: false },
+  tcp: { source: 'tcp', tables: false },
+  socket: { source: 'socket', tables: false },
+  load: { source: 'load', tables: false },
+  tables: { source: 'local', tables: true },
+  'tables-tcp': { source: 'tcp', tables: true }
+}
 type Tool = 'C' | 'pgrewind' | 'nojournal' | 'compare' | 'basebackup'
 const TOOL_NAMES: Record<Tool, string> = { C: 'C pg_rewind 15', pgrewind: 'pgrewind', nojournal: 'pgrewind --no-journal', compare: 'pgrewind --compare-blocks', basebackup: 'pg_basebackup 15' }
 
@@ -94,6 +104,7 @@ const opt = {
   hintLogging: arg('hint-logging', 'on') !== 'off',
   touchScale: Number(arg('touch-scale', '0'))
 }
+for (const m of opt.modes) if (!(m in MODES)) throw new Error(`--modes: no mode ${m} (${Object.keys(MODES).join(', ')})`)
 if (!Number.isInteger(opt.touchScale) || opt.touchScale < 0) throw new Error(`--touch-scale must be a whole number of scale units (0: pgbench's own script), not ${arg('touch-scale', '0')}`)
 
 // ── measuring one process ─────────────────────────────────────────────────────
@@ -336,20 +347,21 @@ async function runOne (pair: PairInfo, mode: Mode, round: number, tool: Tool): P
   const src = standby.clone('bench_source')
   let load: Load | null = null
   const extra = join(pair.root, 'bench_basebackup')
+  const source = MODES[mode].source
   try {
-    if (mode === 'tcp') {
+    if (source === 'tcp') {
       src.tcpPort = await freePort()
       src.port = src.tcpPort
       src.appendConf({ listen_addresses: '127.0.0.1', port: src.port })
     }
     // a production primary: durable commits (the harness's clusters run with fsync off)
-    if (mode === 'load') src.appendConf({ fsync: true })
-    const server = mode === 'tcp' || mode === 'socket' || mode === 'load'
+    if (source === 'load') src.appendConf({ fsync: true })
+    const server = source !== 'local'
     if (server) await src.start()
     const srcArgs = server ? ['--source-server', src.connstr()] : ['--source-pgdata', src.dataDir]
     dropCaches()
     let loadFrom = 0
-    if (mode === 'load') {
+    if (source === 'load') {
       load = new Load(src, opt.loadClients)
       loadFrom = Date.now() / 1000
       await sleep(opt.loadWarmup * 1000)
@@ -407,7 +419,7 @@ const range = (xs: number[], d = 2): string => `${median(xs).toFixed(d)} (${Math
 
 function printRun (r: RunResult): void {
   const io = r.m.io
-  let line = `  ${r.mode.padEnd(6)} round ${r.round + 1} ${TOOL_NAMES[r.tool].padEnd(22)} ${r.m.wall.toFixed(2).padStart(7)} s  RSS ${r.m.rssMb.toFixed(0).padStart(4)} MB  ` +
+  let line = `  ${r.mode.padEnd(10)} round ${r.round + 1} ${TOOL_NAMES[r.tool].padEnd(22)} ${r.m.wall.toFixed(2).padStart(7)} s  RSS ${r.m.rssMb.toFixed(0).padStart(4)} MB  ` +
     `cpu ${r.m.cpu.toFixed(2)} s  read ${MB(io.read_bytes)} MB  written ${MB(io.write_bytes)} MB (rchar ${MB(io.rchar)}, wchar ${MB(io.wchar)})`
   if (r.summary !== undefined) {
     const s = r.summary
@@ -476,7 +488,7 @@ async function main (): Promise<void> {
   const owned: string[] = []
   const results: RunResult[] = []
   try {
-    const modes = opt.modes.filter(m => m !== 'tables')
+    const modes = opt.modes.filter(m => !MODES[m].tables)
     // --pair DIR: a kept pair serves the tables mode when it was made for it (--tables N), else the others
     const kept = opt.pair !== '' ? JSON.parse(readFileSync(join(opt.pair, 'bench-pair.json'), 'utf8')) as PairInfo : null
     if (kept !== null && kept.tables > 0) {
@@ -492,14 +504,14 @@ async function main (): Promise<void> {
         owned.push(pairs.main.root)
       }
     }
-    if (opt.modes.includes('tables') && pairs.tables === undefined) {
+    if (opt.modes.some(m => MODES[m].tables) && pairs.tables === undefined) {
       pairs.tables = await buildPair(1, 0, opt.tables)
       owned.push(pairs.tables.root)
     }
     for (const mode of opt.buildOnly ? [] : opt.modes) {
-      const pair = mode === 'tables' ? pairs.tables : pairs.main
+      const pair = MODES[mode].tables ? pairs.tables : pairs.main
       if (pair === undefined) continue
-      const modeTools = tools.filter(t => t !== 'basebackup' || mode === 'tcp' || mode === 'socket')
+      const modeTools = tools.filter(t => t !== 'basebackup' || MODES[mode].source === 'tcp' || MODES[mode].source === 'socket')
       for (let round = 0; round < opt.runs; round++) {
         const order = round % 2 === 0 ? modeTools : [...modeTools].reverse()
         for (const tool of order) {

@@ -15,7 +15,11 @@ function sample (): void {
   if (m.rss > peak.rss) peak = { rss: m.rss, heapUsed: m.heapUsed, external: m.external }
 }
 
-if (on) setInterval(sample, 20).unref()
+if (on) {
+  setInterval(sample, 20).unref()
+  // what happens after the last step (the summary, the sessions closed) counts too
+  process.on('exit', () => memMark('exit'))
+}
 
 /** The kernel's own peak (VmHWM): the samples miss a peak reached while the thread is busy. */
 function highWaterMb (): string {

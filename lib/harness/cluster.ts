@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Client } from 'pg'
+import type { Client } from 'pg'
+import { newClient } from '../libpq/pgmodule'
 import { findBinDir, BinSource } from './bindir'
 import { chownToRunner, makeDir, makeTempRoot, removeTree, run, runOk, runSync } from './proc'
 import { clusterError } from './runas'
@@ -189,13 +190,13 @@ export class Cluster {
 
   /** A connection of its own (for a transaction held open across other work); the caller ends it. */
   async connect (db = 'postgres'): Promise<Client> {
-    const client = new Client({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
+    const client = newClient({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
     await client.connect()
     return client
   }
 
   async query<T extends Record<string, unknown> = Record<string, any>>(sql: string, db = 'postgres', params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
+    const client = newClient({ host: this.tcpPort !== null ? '127.0.0.1' : this.socketDir, port: this.port, user: 'postgres', database: db })
     await client.connect()
     try {
       const r = await client.query(sql, params)

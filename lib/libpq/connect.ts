@@ -3,7 +3,8 @@ import { isIP } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { ConnectionOptions } from 'node:tls'
-import { Client, ClientConfig } from 'pg'
+import type { Client, ClientConfig } from 'pg'
+import { newClient } from './pgmodule'
 import { PgRewindError } from '../errors'
 import { passwordFor } from './passfile'
 import { HostSpec, homeDir, Origin, ResolvedConnInfo } from './resolve'
@@ -136,7 +137,7 @@ function attempts (mode: SslMode, h: HostSpec): boolean[] {
 }
 
 async function tryConnect (cfg: ClientConfig): Promise<Client> {
-  const client = new Client(cfg)
+  const client = newClient(cfg)
   // an idle client whose server goes away reports it as an 'error' event: without a
   // listener that would be an uncaught exception; the next query reports it instead
   client.on('error', () => {})

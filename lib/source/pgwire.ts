@@ -1,6 +1,6 @@
 import { OnReadOpts, Socket, SocketConstructorOpts } from 'node:net'
 import { Duplex } from 'node:stream'
-import { Client } from 'pg'
+import type { Client } from 'pg'
 import { PgRewindError } from '../errors'
 
 /**
@@ -22,8 +22,18 @@ export class PgServerError extends Error {
 
 export interface FieldDesc { name: string, typeOid: number, format: number }
 
-interface Op {
-  onRow?: (fields: Array<Buffer | null>) => void
+/**
+ * A data row as it arrives: every field but the last (small: a path, an offset) at
+ * once, then the last one's bytes in pieces, `at` bytes into it, as the socket reads
+ * them (none when it is null or empty). A 1 MiB file chunk is never assembled.
+ */
+export interface RowHandlers {
+  onRowHead: (fields: Array<Buffer | null>, lastLength: number) => void
+  onRowData: (piece: Buffer, at: number) => void
+}
+
+interface Op extends Partial<RowHandlers> {
+  parser?: RowParser
   onDescribe?: (fields: FieldDesc[]) => void
   rows: number
   error: Error | null
@@ -54,11 +64,21 @@ function parseError (body: Buffer): PgServerError {
   return new PgServerError(f.get('M') ?? 'unknown server error', f.get('C'), f.get('D'), f.get('H'), f.get('V') ?? f.get('S'))
 }
 
+/** Messages of one type passed on in pieces as they arrive, instead of assembled. */
+export interface StreamedMessages {
+  type: number
+  start: (length: number) => void
+  part: (piece: Buffer) => void
+  end: () => void
+}
+
 /**
  * Splits the byte stream into messages without copying the payload when a message
- * arrives in one piece (the common case for all but the 1 MiB chunks). A message
- * body is only valid during onMessage: a split one is assembled in one reused
- * buffer (a fresh 1 MiB buffer per chunk kept the garbage collector busy).
+ * arrives in one piece. A message body is only valid during onMessage: a split one
+ * is assembled in one reused buffer. Messages of the `streamed` type (the fetch's
+ * data rows, 1 MiB each) are not assembled at all but passed on piece by piece:
+ * eight connections' assembly buffers were 8-16 MB at a rewind's peak, and every
+ * fetched byte one more copy.
  */
 export class Framer {
   private readonly hdr = Buffer.alloc(5)
@@ -67,12 +87,22 @@ export class Framer {
   private bodyFill = 0
   private type = 0
   private scratch = Buffer.allocUnsafe(0)
+  /** bytes of the streamed message still to come (-1: none being streamed) */
+  private streamLeft = -1
 
-  constructor (private readonly onMessage: (type: number, body: Buffer) => void) {}
+  constructor (private readonly onMessage: (type: number, body: Buffer) => void, private readonly streamed?: StreamedMessages) {}
 
   push (chunk: Buffer): void {
     let pos = 0
     while (pos < chunk.length) {
+      if (this.streamLeft >= 0) {
+        const take = Math.min(this.streamLeft, chunk.length - pos)
+        this.streamLeft -= take
+        this.streamed?.part(chunk.subarray(pos, pos + take))
+        pos += take
+        if (this.streamLeft === 0) this.endStream()
+        continue
+      }
       if (this.body === null) {
         const take = Math.min(5 - this.hdrFill, chunk.length - pos)
         chunk.copy(this.hdr, this.hdrFill, pos, pos + take)
@@ -83,6 +113,12 @@ export class Framer {
         this.type = this.hdr[0]
         const len = this.hdr.readInt32BE(1) - 4
         if (len < 0 || len > 0x40000000) throw new PgRewindError('SOURCE_PROTOCOL', `invalid message length ${len + 4} from the source server`)
+        if (this.type === this.streamed?.type) {
+          this.streamLeft = len
+          this.streamed.start(len)
+          if (len === 0) this.endStream()
+          continue
+        }
         if (chunk.length - pos >= len) {
           const b = chunk.subarray(pos, pos + len)
           pos += len
@@ -103,6 +139,119 @@ export class Framer {
         this.onMessage(this.type, b)
       }
     }
+  }
+
+  private endStream (): void {
+    this.streamLeft = -1
+    this.streamed?.end()
+  }
+}
+
+const truncatedRow = (): PgRewindError => new PgRewindError('SOURCE_PROTOCOL', 'malformed data row from the source server')
+
+/**
+ * One data row parsed as its pieces arrive (see RowHandlers): the fields before the
+ * last are assembled in a small buffer of its own, the last one's bytes passed on.
+ * A length that runs past the message is a protocol error, never a wait.
+ */
+export class RowParser {
+  private head = Buffer.allocUnsafe(512)
+  private fill = 0
+  /** head bytes needed before the next step */
+  private want = 0
+  private length = 0
+  private count = -1
+  private index = 0
+  private inField = false
+  private readonly spans: Array<[number, number]> = []
+  /** bytes of the last field still to come, once the head is read (-1 before) */
+  private dataLeft = -1
+  private dataAt = 0
+
+  constructor (private readonly to: RowHandlers) {}
+
+  start (length: number): void {
+    this.length = length
+    this.fill = 0
+    this.want = 2
+    this.count = -1
+    this.index = 0
+    this.inField = false
+    this.spans.length = 0
+    this.dataLeft = -1
+    this.dataAt = 0
+    if (length < 2) throw truncatedRow()
+  }
+
+  part (piece: Buffer): void {
+    let pos = 0
+    while (pos < piece.length) {
+      if (this.dataLeft >= 0) {
+        const take = Math.min(this.dataLeft, piece.length - pos)
+        if (take === 0) throw truncatedRow()
+        this.to.onRowData(piece.subarray(pos, pos + take), this.dataAt)
+        this.dataAt += take
+        this.dataLeft -= take
+        pos += take
+        continue
+      }
+      const take = Math.min(this.want - this.fill, piece.length - pos)
+      piece.copy(this.head, this.fill, pos, pos + take)
+      this.fill += take
+      pos += take
+      if (this.fill === this.want) this.step()
+    }
+  }
+
+  /** The message has ended: it must have been the whole row. */
+  end (): void {
+    if (this.dataLeft !== 0) throw truncatedRow()
+  }
+
+  /** The head bytes asked for are in: the field count, a field's length, or a field's bytes. */
+  private step (): void {
+    if (this.count < 0) {
+      this.count = this.head.readInt16BE(0)
+      if (this.count < 0) throw truncatedRow()
+      return this.nextField()
+    }
+    if (this.inField) {
+      this.inField = false
+      this.index++
+      return this.nextField()
+    }
+    const len = this.head.readInt32BE(this.fill - 4)
+    if (this.index === this.count - 1) return this.headDone(len)
+    this.spans.push([this.fill, len])
+    if (len > 0) {
+      this.inField = true
+      this.need(len)
+      return
+    }
+    this.index++
+    this.nextField()
+  }
+
+  private nextField (): void {
+    if (this.index === this.count) this.headDone(-1)
+    else this.need(4)
+  }
+
+  private need (n: number): void {
+    this.want += n
+    if (this.want > this.length) throw truncatedRow()
+    if (this.want > this.head.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.want, 2 * this.head.length))
+      this.head.copy(bigger, 0, 0, this.fill)
+      this.head = bigger
+    }
+  }
+
+  private headDone (lastLength: number): void {
+    const rest = Math.max(0, lastLength)
+    if (this.fill + rest !== this.length) throw truncatedRow()
+    this.dataLeft = rest
+    this.to.onRowHead(this.spans.map(([at, len]) => len < 0 ? null : this.head.subarray(at, at + len)), lastLength)
   }
 }
 
@@ -140,7 +289,15 @@ export class WireSession {
   private dead: Error | null = null
   /** a FATAL the server sent outside any query (e.g. shutdown), to explain the disconnect */
   private lastServerError: PgServerError | null = null
-  private readonly framer = new Framer((t, b) => this.onMessage(t, b))
+  private readonly framer = new Framer((t, b) => this.onMessage(t, b), {
+    type: 'D'.charCodeAt(0),
+    start: length => this.rowStart(length),
+    part: piece => { if (this.row !== null) this.row.part(piece) },
+    end: () => { if (this.row !== null) this.row.end() }
+  })
+
+  /** the data row arriving, parsed for the query it belongs to (null: skipped) */
+  private row: RowParser | null = null
   /** reading into its socket's own buffer (readBufferSocket), not a new one per read */
   readonly readsInPlace: boolean
 
@@ -196,29 +353,21 @@ export class WireSession {
     this.stream.destroy()
   }
 
+  /** A data row begins: a failing handler (a target write) aborts everything (see received). */
+  private rowStart (length: number): void {
+    const op = this.ops[0]
+    if (op === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected data row from the source server')
+    op.rows++
+    this.row = null
+    if (op.error !== null || op.onRowHead === undefined || op.onRowData === undefined) return
+    op.parser ??= new RowParser({ onRowHead: op.onRowHead, onRowData: op.onRowData })
+    this.row = op.parser
+    this.row.start(length)
+  }
+
   private onMessage (type: number, body: Buffer): void {
     const op = this.ops[0]
     switch (String.fromCharCode(type)) {
-      case 'D': {
-        if (op === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected data row from the source server')
-        op.rows++
-        if (op.error !== null || op.onRow === undefined) return
-        const n = body.readInt16BE(0)
-        const fields: Array<Buffer | null> = new Array(n)
-        let p = 2
-        for (let i = 0; i < n; i++) {
-          const len = body.readInt32BE(p)
-          p += 4
-          if (len < 0) fields[i] = null
-          else {
-            fields[i] = body.subarray(p, p + len)
-            p += len
-          }
-        }
-        // a failing handler (a target write) aborts everything: see the stream handler
-        op.onRow(fields)
-        return
-      }
       case 'T': {
         if (op === undefined || op.onDescribe === undefined) return
         const n = body.readInt16BE(0)
@@ -278,7 +427,7 @@ export class WireSession {
    * Run a prepared statement with text parameters and binary results. Several may
    * be in flight: each ends with its own Sync, and results come back in order.
    */
-  async execute (statement: string, params: Array<string | null>, handlers: { onRow: (f: Array<Buffer | null>) => void, onDescribe?: (f: FieldDesc[]) => void }): Promise<number> {
+  async execute (statement: string, params: Array<string | null>, handlers: RowHandlers & { onDescribe?: (f: FieldDesc[]) => void }): Promise<number> {
     const values: Buffer[] = []
     for (const p of params) {
       if (p === null) values.push(int32(-1))

@@ -1,13 +1,13 @@
-import { Client } from 'pg'
+import type { Client } from 'pg'
 import { PgRewindError } from '../errors'
 import { ControlFile, DBState, dbStateName } from '../format/controlfile'
 import { Lsn, parseLsn } from '../format/lsn'
-import { versionInfo, VersionInfo } from '../format/versions'
+import { BLCKSZ, versionInfo, VersionInfo } from '../format/versions'
 import { connectAgain, Connected, connectPg } from '../libpq/connect'
 import { formatConnString } from '../libpq/conninfo'
 import { describeConnInfo, ResolvedConnInfo, resolveConnInfo, standbyConnPairs } from '../libpq/resolve'
 import { redactPairs } from '../libpq/secrets'
-import { PgServerError, readBufferSocket, WireSession } from './pgwire'
+import { PgServerError, readBufferSocket, RowHandlers, WireSession } from './pgwire'
 import { ChunkSink, FetchRequest, RewindSource } from './types'
 import { FileList } from '../datadir/filelist'
 
@@ -385,33 +385,65 @@ export class ServerSource implements RewindSource {
       for (const w of this.fetchers.splice(0)) w.destroy(failure)
     }
 
-    const rowHandler = (chunks: Chunk[]): (f: Array<Buffer | null>) => void => {
+    // each chunk's row: its head checked against the request, its bytes passed on as
+    // they come, cut at page boundaries of the file (the sink's contract): a page split
+    // between two socket reads is put together in `page` first
+    const rowHandlers = (chunks: Chunk[]): RowHandlers => {
       let i = 0
-      return fields => {
-        const c = chunks[i++]
-        if (c === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'received more data chunks than requested')
-        if (fields.length !== 3) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected result set size while fetching remote files')
-        const [p, b, data] = fields
-        if (p === null || b === null) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected null values in result while fetching remote files')
-        if (b.length !== 8) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected result length while fetching remote files')
-        const path = p.toString('utf8')
-        const begin = Number(b.readBigInt64BE(0))
-        if (path !== c.path) throw new PgRewindError('SOURCE_PROTOCOL', `received data for file "${path}", when requested for "${c.path}"`)
-        if (data === null) {
-          // removed on the source since it was listed: it must not exist on the target either
-          if (!vanished.has(path)) {
-            vanished.add(path)
-            this.opts.debug?.(`received null value for chunk for file "${path}", file has been deleted`)
-            onVanished?.(path)
-          }
-          return
-        }
-        if (begin !== c.offset) throw new PgRewindError('SOURCE_PROTOCOL', `received data at offset ${begin} of file "${path}", when requested for offset ${c.offset}`)
-        if (data.length > c.length) throw new PgRewindError('SOURCE_PROTOCOL', `received more than requested for file "${path}"`)
-        // a later chunk of a file that vanished (batches finish in any order)
-        if (vanished.has(path)) return
-        sink(c.req, begin, data)
+      let writing: Chunk | null = null
+      let dataEnd = 0
+      const page = Buffer.allocUnsafe(BLCKSZ)
+      let pageFill = 0
+      const pass = (c: Chunk, data: Buffer, at: number): void => {
+        sink(c.req, c.offset + at, data)
         onBytes?.(data.length)
+      }
+      return {
+        onRowHead: (fields, dataLength) => {
+          writing = null
+          pageFill = 0
+          const c = chunks[i++]
+          if (c === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'received more data chunks than requested')
+          if (fields.length !== 2) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected result set size while fetching remote files')
+          const [p, b] = fields
+          if (p === null || b === null) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected null values in result while fetching remote files')
+          if (b.length !== 8) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected result length while fetching remote files')
+          const path = p.toString('utf8')
+          const begin = Number(b.readBigInt64BE(0))
+          if (path !== c.path) throw new PgRewindError('SOURCE_PROTOCOL', `received data for file "${path}", when requested for "${c.path}"`)
+          if (dataLength < 0) {
+            // removed on the source since it was listed: it must not exist on the target either
+            if (!vanished.has(path)) {
+              vanished.add(path)
+              this.opts.debug?.(`received null value for chunk for file "${path}", file has been deleted`)
+              onVanished?.(path)
+            }
+            return
+          }
+          if (begin !== c.offset) throw new PgRewindError('SOURCE_PROTOCOL', `received data at offset ${begin} of file "${path}", when requested for offset ${c.offset}`)
+          if (dataLength > c.length) throw new PgRewindError('SOURCE_PROTOCOL', `received more than requested for file "${path}"`)
+          // a later chunk of a file that vanished (batches finish in any order)
+          if (vanished.has(path)) return
+          writing = c
+          dataEnd = dataLength
+        },
+        onRowData: (piece, at) => {
+          if (writing === null) return
+          const from = writing.offset + at
+          const last = at + piece.length === dataEnd
+          let p = 0
+          if (pageFill > 0) {
+            p = Math.min(piece.length, BLCKSZ - from % BLCKSZ)
+            piece.copy(page, pageFill, 0, p)
+            pageFill += p
+            if ((from + p) % BLCKSZ !== 0 && !last) return
+            pass(writing, page.subarray(0, pageFill), at + p - pageFill)
+            pageFill = 0
+          }
+          const end = last ? piece.length : Math.max(p, Math.floor((from + piece.length) / BLCKSZ) * BLCKSZ - from)
+          if (end > p) pass(writing, piece.subarray(p, end), at + p)
+          pageFill = piece.copy(page, 0, end)
+        }
       }
     }
     const checkFields = (f: Array<{ typeOid: number, format: number }>): void => {
@@ -425,7 +457,7 @@ export class ServerSource implements RewindSource {
     const start = (w: WireSession, chunks: Chunk[]): void => {
       this.opts.debug?.(`getting ${chunks.length} file chunks`)
       const params = [arrayLiteral(chunks.map(c => c.path)), `{${chunks.map(c => c.offset).join(',')}}`, `{${chunks.map(c => c.length).join(',')}}`]
-      const p: Promise<void> = w.execute(FETCH_STMT, params, { onRow: rowHandler(chunks), onDescribe: checkFields })
+      const p: Promise<void> = w.execute(FETCH_STMT, params, { ...rowHandlers(chunks), onDescribe: checkFields })
         .then(rows => {
           if (rows !== chunks.length) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected number of data chunks received')
         })

@@ -29,7 +29,9 @@ export interface FetchRequest {
  * Receives fetched bytes (each chunk is written at its offset, so the order does not
  * matter): the local source calls it as its parallel reads complete; the server
  * source in request order within one connection, with several connections
- * interleaving. `data` is only valid during the call.
+ * interleaving, each chunk in pieces as its socket reads them. A piece starts and
+ * ends on a page boundary of the file (BLCKSZ), except at a request's own ends, so
+ * whole pages can be checked as they pass. `data` is only valid during the call.
  */
 export type ChunkSink = (req: FetchRequest, fileOffset: number, data: Buffer) => void
 
