@@ -70,7 +70,7 @@ t.test('Framer: streamed messages passed on in pieces, the others whole, in orde
 
 /** A DataRow's body: the field count, then each field's length and bytes (null: -1). */
 function dataRow (fields: Array<Buffer | null>): Buffer {
-  const parts = [Buffer.alloc(2)]
+  const parts: Buffer[] = [Buffer.alloc(2)]
   parts[0].writeInt16BE(fields.length)
   for (const f of fields) {
     const len = Buffer.alloc(4)
