@@ -343,6 +343,8 @@ async function freePort (): Promise<number> {
 async function runOne (pair: PairInfo, mode: Mode, round: number, tool: Tool): Promise<RunResult> {
   const primary = Cluster.attach(pair.major, 'primary', pair.root, pair.bin)
   const standby = Cluster.attach(pair.major, 'standby', pair.root, pair.bin)
+  // copies a stopped benchmark left behind in a kept pair
+  for (const stale of ['bench_target', 'bench_source', 'bench_basebackup', 'bench_target.tblspc', 'bench_source.tblspc']) removeTree(join(pair.root, stale))
   const tgt = primary.clone('bench_target')
   const src = standby.clone('bench_source')
   let load: Load | null = null

@@ -312,6 +312,8 @@ export class Cluster {
 
 /** cp -a keeps owners and modes; tablespaces are re-homed under `tblspcRoot`. */
 export function copyDataDir (src: string, dst: string, tblspcRoot: string): void {
+  // cp -a into an existing directory would copy `src` inside it and leave the old contents
+  if (existsSync(dst)) throw clusterError(`cannot copy ${src} to ${dst}: it exists (left by an interrupted run?)`)
   const r = spawnSync('cp', ['-a', src, dst], { encoding: 'utf8' })
   if (r.status !== 0) throw clusterError(`cp -a ${src} ${dst}: ${r.stderr}`)
   const tbl = join(dst, 'pg_tblspc')

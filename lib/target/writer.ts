@@ -195,10 +195,12 @@ export class TargetWriter {
     let existed = true
     try {
       beforeChange()
-      if (this.opts.journal?.moveAside(path) === true) existed = false
+      // on the thread pool, as the copy: with many small files the main thread's
+      // syscalls are what bounds the apply
+      if (this.opts.journal !== undefined && await this.opts.journal.moveAsideAsync(path)) existed = false
       else {
         // whatever is there (a file, a symlink planted at the name) goes; never written through
-        try { unlinkSync(full) } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') existed = false; else throw e }
+        try { await fsp.unlink(full) } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ENOENT') existed = false; else throw e }
       }
       await fsp.copyFile(from, full, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
     } catch (e) {
@@ -212,8 +214,9 @@ export class TargetWriter {
       const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW)
       try {
         // the copy has the source file's mode: ours is the data directory's
-        fchmodSync(fd, this.opts.fileMode)
-        size = fstatSync(fd).size
+        const st = fstatSync(fd)
+        if ((st.mode & 0o7777) !== this.opts.fileMode) fchmodSync(fd, this.opts.fileMode)
+        size = st.size
       } catch (e) {
         closeSync(fd)
         throw e
