@@ -19,10 +19,11 @@ function loadPg (): typeof Pg {
   }
 }
 
-let pg: typeof Pg | null = null
+// loaded with this module (a source server's, required only when one is the source):
+// before a process gives up root (lib/cli/privileges.ts), it may not read its files after
+const pg = loadPg()
 
-/** A new `pg` client (pg loaded on first use). */
+/** A new `pg` client. */
 export function newClient (config: Pg.ClientConfig): Pg.Client {
-  pg ??= loadPg()
   return new pg.Client(config)
 }
