@@ -133,6 +133,8 @@ function eachLine (path: string, f: (line: string, last: boolean) => boolean): v
 const RESTORABLE = 1
 const MOVED = 2
 const COPIED = 4
+const asideSeq = (v: number): number => Math.floor(v / 8) - 1
+const hasAside = (v: number | undefined): v is number => v !== undefined && v >= 8
 
 /** A file moved aside: from where, to where in the journal (null: removed, its old bytes already copied in) */
 interface Aside { full: string, to: string | null }
@@ -142,8 +144,6 @@ function asideFailed (m: Aside, e: unknown): void {
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
   throw m.to !== null ? ioError('could not move into the journal', m.full, e) : ioError('could not remove file', m.full, e)
 }
-const asideSeq = (v: number): number => Math.floor(v / 8) - 1
-const hasAside = (v: number | undefined): v is number => v !== undefined && v >= 8
 
 export class Journal {
   /** the committed intents (all of them, or only the state intents: see `kept`) */
