@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectAgain, connectPg } from '../lib/libpq/connect'
@@ -19,17 +19,22 @@ import { Cluster, testMajors } from './harness'
 
 const FETCH = 'SELECT path, pg_catalog.pg_read_binary_file(path, begin, len, true) AS chunk FROM unnest($1::text[], $2::int8[], $3::int4[]) AS x(path, begin, len)'
 
+/** A running cluster with table `big` of `rows` rows (i, v = `value`), checkpointed: its file's path and bytes. */
+async function clusterWithTable (t: Test, major: number, tcp: boolean, value: string, rows: number): Promise<{ c: Cluster, path: string, want: Buffer }> {
+  const c = await Cluster.init({ major, tcp })
+  t.teardown(async () => { await c.destroy() })
+  await c.start()
+  await c.query(`CREATE TABLE big AS SELECT i, ${value} AS v FROM generate_series(1, ${rows}) i`)
+  await c.query('CHECKPOINT')
+  const path = await c.scalar<string>("SELECT pg_relation_filepath('big')")
+  return { c, path, want: readFileSync(join(c.dataDir, path)) }
+}
+
 for (const major of [testMajors()[0], testMajors()[testMajors().length - 1]].filter((m, i, a) => a.indexOf(m) === i)) {
   t.test(`PostgreSQL ${major}: file chunks read through the reused buffer are the file's bytes`, async t => {
-    // tcp: also on 127.0.0.1, at a free port (the Unix socket has the same port number)
-    const c = await Cluster.init({ major, tcp: true })
-    t.teardown(async () => { await c.destroy() })
-    await c.start()
+    // tcp: also on 127.0.0.1, at a free port (the Unix socket has the same port number);
     // about 6 MB that do not compress
-    await c.query('CREATE TABLE big AS SELECT i, md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text) AS v FROM generate_series(1, 50000) i')
-    await c.query('CHECKPOINT')
-    const path = await c.scalar<string>("SELECT pg_relation_filepath('big')")
-    const want = readFileSync(join(c.dataDir, path))
+    const { c, path, want } = await clusterWithTable(t, major, true, 'md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text)', 50000)
     t.ok(want.length > 4 * 1024 * 1024, `a file of ${want.length} bytes`)
 
     for (const host of [c.socketDir, '127.0.0.1']) {
@@ -65,13 +70,7 @@ for (const major of [testMajors()[0], testMajors()[testMajors().length - 1]].fil
   })
 
   t.test(`PostgreSQL ${major}: a fetch passes each chunk on in pieces cut at the file's page boundaries`, async t => {
-    const c = await Cluster.init({ major })
-    t.teardown(async () => { await c.destroy() })
-    await c.start()
-    await c.query('CREATE TABLE big AS SELECT i, md5(i::text) || md5((i * 7)::text) AS v FROM generate_series(1, 30000) i')
-    await c.query('CHECKPOINT')
-    const path = await c.scalar<string>("SELECT pg_relation_filepath('big')")
-    const want = readFileSync(join(c.dataDir, path))
+    const { c, path, want } = await clusterWithTable(t, major, false, 'md5(i::text) || md5((i * 7)::text)', 30000)
     const source = await ServerSource.open(c.connstr())
     t.teardown(async () => { await source.close() })
     // a whole file, block ranges, a range that starts and ends inside pages

@@ -33,7 +33,6 @@ export interface RowHandlers {
 }
 
 interface Op extends Partial<RowHandlers> {
-  parser?: RowParser
   onDescribe?: (fields: FieldDesc[]) => void
   rows: number
   error: Error | null
@@ -167,10 +166,11 @@ export class RowParser {
   /** bytes of the last field still to come, once the head is read (-1 before) */
   private dataLeft = -1
   private dataAt = 0
+  private to: RowHandlers = { onRowHead: () => {}, onRowData: () => {} }
 
-  constructor (private readonly to: RowHandlers) {}
-
-  start (length: number): void {
+  /** A row of `length` bytes begins, its fields for `to`. */
+  start (length: number, to: RowHandlers): void {
+    this.to = to
     this.length = length
     this.fill = 0
     this.want = 2
@@ -292,12 +292,13 @@ export class WireSession {
   private readonly framer = new Framer((t, b) => this.onMessage(t, b), {
     type: 'D'.charCodeAt(0),
     start: length => this.rowStart(length),
-    part: piece => { if (this.row !== null) this.row.part(piece) },
-    end: () => { if (this.row !== null) this.row.end() }
+    part: piece => { if (this.rowWanted) this.row.part(piece) },
+    end: () => { if (this.rowWanted) this.row.end() }
   })
 
-  /** the data row arriving, parsed for the query it belongs to (null: skipped) */
-  private row: RowParser | null = null
+  /** the data row arriving, parsed for the query it belongs to unless that query wants no rows */
+  private readonly row = new RowParser()
+  private rowWanted = false
   /** reading into its socket's own buffer (readBufferSocket), not a new one per read */
   readonly readsInPlace: boolean
 
@@ -358,11 +359,8 @@ export class WireSession {
     const op = this.ops[0]
     if (op === undefined) throw new PgRewindError('SOURCE_PROTOCOL', 'unexpected data row from the source server')
     op.rows++
-    this.row = null
-    if (op.error !== null || op.onRowHead === undefined || op.onRowData === undefined) return
-    op.parser ??= new RowParser({ onRowHead: op.onRowHead, onRowData: op.onRowData })
-    this.row = op.parser
-    this.row.start(length)
+    this.rowWanted = op.error === null && op.onRowHead !== undefined && op.onRowData !== undefined
+    if (this.rowWanted) this.row.start(length, op as RowHandlers)
   }
 
   private onMessage (type: number, body: Buffer): void {

@@ -84,14 +84,14 @@ function dataRow (fields: Array<Buffer | null>): Buffer {
 function parse (body: Buffer, cut: number): { head: string[], lastLength: number, data: Buffer } {
   const out = { head: [] as string[], lastLength: NaN, data: Buffer.alloc(0) }
   const pieces: Buffer[] = []
-  const p = new RowParser({
+  const p = new RowParser()
+  p.start(body.length, {
     onRowHead: (fields, lastLength) => { out.head = fields.map(f => f === null ? 'null' : f.toString('hex')); out.lastLength = lastLength },
     onRowData: (piece, at) => {
       if (at !== pieces.reduce((a, b) => a + b.length, 0)) throw new Error(`piece at ${at}`)
       pieces.push(Buffer.from(piece))
     }
   })
-  p.start(body.length)
   for (let at = 0; at < body.length; at += cut) p.part(body.subarray(at, at + cut))
   p.end()
   out.data = Buffer.concat(pieces)
@@ -136,8 +136,8 @@ t.test('RowParser: a row that does not add up is a protocol error', async t => {
   const negative = Buffer.from(body)
   negative.writeInt16BE(-1, 0)
   t.throws(() => parse(negative, 3), { code: 'SOURCE_PROTOCOL' }, 'a negative field count')
-  const p = new RowParser({ onRowHead: () => {}, onRowData: () => {} })
-  p.start(body.length)
+  const p = new RowParser()
+  p.start(body.length, { onRowHead: () => {}, onRowData: () => {} })
   p.part(body.subarray(0, body.length - 1))
   t.throws(() => p.end(), { code: 'SOURCE_PROTOCOL' }, 'the message ended before the row')
 })
