@@ -417,6 +417,12 @@ const median = (xs: number[]): number => {
 }
 const MB = (n: number): string => (n / 1048576).toFixed(0)
 const f2 = (n: number): string => Number.isNaN(n) ? '-' : n.toFixed(2)
+/**
+ * What the rewind cost the source: the transactions it did not commit during the rewind
+ * at the rate it had before. A faster rewind takes more per second for a shorter time;
+ * this is the total, the figure to weigh two tools by (the rate during is the other).
+ */
+const txLost = (r: RunResult): number => ((r.tpsBefore ?? NaN) - (r.tpsDuring ?? NaN)) * r.m.wall
 const range = (xs: number[], d = 2): string => `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`
 
 function printRun (r: RunResult): void {
@@ -428,14 +434,17 @@ function printRun (r: RunResult): void {
     line += `\n      steps: ${Object.entries(s.timings as Record<string, number>).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms; ` +
       `fetched ${MB(s.plan.totals.fetchBytes)} MB, journal ${MB(s.apply.journal?.bytes ?? 0)} MB, ${s.scan.records} WAL records`
   }
-  if (r.tpsBefore !== undefined) line += `\n      source pgbench: ${r.tpsBefore.toFixed(0)} tps before, ${(r.tpsDuring ?? NaN).toFixed(0)} tps during the rewind`
+  if (r.tpsBefore !== undefined) {
+    line += `\n      source pgbench: ${r.tpsBefore.toFixed(0)} tps before, ${(r.tpsDuring ?? NaN).toFixed(0)} tps during the rewind, ` +
+      `${txLost(r).toFixed(0)} transactions fewer than at the rate before`
+  }
   line += `\n      ${r.verified}`
   console.log(line)
 }
 
 function summarize (results: RunResult[]): string {
   const lines: string[] = []
-  lines.push('| mode | tool | wall s median (min–max) | ours/C (median of rounds) | peak RSS MB | read MB | written MB | journal MB | source tps before → during |')
+  lines.push('| mode | tool | wall s median (min–max) | ours/C (median of rounds) | peak RSS MB | read MB | written MB | journal MB | source tps before → during (transactions fewer) |')
   lines.push('|---|---|---|---|---|---|---|---|---|')
   for (const mode of [...new Set(results.map(r => r.mode))]) {
     const rs = results.filter(r => r.mode === mode)
@@ -452,7 +461,7 @@ function summarize (results: RunResult[]): string {
       const tps = t.filter(r => r.tpsBefore !== undefined)
       lines.push(`| ${mode} | ${TOOL_NAMES[tool]} | ${range(t.map(r => r.m.wall))} | ${ratios.length > 0 ? `${f2(median(ratios))} (${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))})` : ''} | ` +
         `${median(t.map(r => r.m.rssMb)).toFixed(0)} (max ${Math.max(...t.map(r => r.m.rssMb)).toFixed(0)}) | ${MB(median(t.map(r => r.m.io.read_bytes)))} | ${MB(median(t.map(r => r.m.io.write_bytes)))} | ` +
-        `${t[0].summary !== undefined ? MB(median(j)) : ''} | ${tps.length > 0 ? `${median(tps.map(r => r.tpsBefore ?? NaN)).toFixed(0)} → ${median(tps.map(r => r.tpsDuring ?? NaN)).toFixed(0)}` : ''} |`)
+        `${t[0].summary !== undefined ? MB(median(j)) : ''} | ${tps.length > 0 ? `${median(tps.map(r => r.tpsBefore ?? NaN)).toFixed(0)} → ${median(tps.map(r => r.tpsDuring ?? NaN)).toFixed(0)} (${median(tps.map(txLost)).toFixed(0)})` : ''} |`)
     }
   }
   const ours = results.filter(r => r.summary !== undefined && r.tool === 'pgrewind')
