@@ -32,7 +32,8 @@
  *   tcp     --source-server over TCP on 127.0.0.1 (the source running, idle)
  *   socket  --source-server over the Unix socket (idle)
  *   load    --source-server over the Unix socket, pgbench (--load-clients) writing on the
- *           source during the rewind; its tps before and during the rewind are reported
+ *           source during the rewind; its tps before and during the rewind are reported,
+ *           and the transactions it did not commit during the rewind at its rate before
  *   tables  a pair of its own (pgbench scale 1) where each side created --tables tables
  *           after the fork; local source
  *   tables-tcp  that pair with --source-server over TCP on 127.0.0.1 (idle)
