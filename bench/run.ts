@@ -460,9 +460,10 @@ function summarize (results: RunResult[]): string {
       }
       const j = t.map(r => r.summary?.apply?.journal?.bytes ?? 0)
       const tps = t.filter(r => r.tpsBefore !== undefined)
+      const tpsMedian = (f: (r: RunResult) => number): string => median(tps.map(f)).toFixed(0)
       lines.push(`| ${mode} | ${TOOL_NAMES[tool]} | ${range(t.map(r => r.m.wall))} | ${ratios.length > 0 ? `${f2(median(ratios))} (${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))})` : ''} | ` +
         `${median(t.map(r => r.m.rssMb)).toFixed(0)} (max ${Math.max(...t.map(r => r.m.rssMb)).toFixed(0)}) | ${MB(median(t.map(r => r.m.io.read_bytes)))} | ${MB(median(t.map(r => r.m.io.write_bytes)))} | ` +
-        `${t[0].summary !== undefined ? MB(median(j)) : ''} | ${tps.length > 0 ? `${median(tps.map(r => r.tpsBefore ?? NaN)).toFixed(0)} → ${median(tps.map(r => r.tpsDuring ?? NaN)).toFixed(0)} (${median(tps.map(txLost)).toFixed(0)})` : ''} |`)
+        `${t[0].summary !== undefined ? MB(median(j)) : ''} | ${tps.length > 0 ? `${tpsMedian(r => r.tpsBefore ?? NaN)} → ${tpsMedian(r => r.tpsDuring ?? NaN)} (${tpsMedian(txLost)})` : ''} |`)
     }
   }
   const ours = results.filter(r => r.summary !== undefined && r.tool === 'pgrewind')

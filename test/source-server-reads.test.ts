@@ -32,8 +32,8 @@ async function clusterWithTable (t: Test, major: number, tcp: boolean, value: st
 
 for (const major of [testMajors()[0], testMajors()[testMajors().length - 1]].filter((m, i, a) => a.indexOf(m) === i)) {
   t.test(`PostgreSQL ${major}: file chunks read through the reused buffer are the file's bytes`, async t => {
-    // tcp: also on 127.0.0.1, at a free port (the Unix socket has the same port number);
-    // about 6 MB that do not compress
+    // listening on 127.0.0.1 too, at a free port (the Unix socket has the same port
+    // number); a table of about 6 MB that do not compress
     const { c, path, want } = await clusterWithTable(t, major, true, 'md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text)', 50000)
     t.ok(want.length > 4 * 1024 * 1024, `a file of ${want.length} bytes`)
 
